@@ -1,0 +1,76 @@
+//! The communication loop (通信循环) every blocking mode runs for one connection.
+//!
+//! This is the notes' `talk(conn)`: `recv(1024)`, upper-case, send, until the peer is gone.
+//! The thread running it is blocked in `read` through both phases, wait data and copy data;
+//! `write_all` only copies (and loops over short writes, which a bare `send` would not).
+//! [`accept`] is the connection loop's half, shared by every mode.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::Duration;
+
+/// Serves one connection until the peer closes, resets or goes silent for good.
+///
+/// Every way out is logged with the peer's address and ends only this connection.
+pub fn serve(mut stream: TcpStream, peer: SocketAddr) {
+    // Replies are small and we write each at once: do not let Nagle hold them back waiting
+    // for an ACK that the client's delayed-ACK timer holds back in turn.
+    if let Err(err) = stream.set_nodelay(true) {
+        protocol::log!("[{peer}] TCP_NODELAY: {err}");
+    }
+    let mut buf = [0u8; protocol::limits::READ_SIZE];
+    loop {
+        // Wait data + copy data: the thread sleeps here until the client sends something.
+        let n = match stream.read(&mut buf) {
+            // EOF: the peer closed, or shut down its writing half (a half-close). Either way
+            // there is nothing more to answer; every reply so far was written in full.
+            Ok(0) => {
+                protocol::log!("[{peer}] closed by peer");
+                return;
+            }
+            Ok(n) => n,
+            Err(err) if err.kind() == ErrorKind::Interrupted => continue,
+            // On Linux a reset shows up here (the notes' ConnectionResetError is for Windows,
+            // where `recv` raises it instead of returning b'').
+            Err(err) => {
+                protocol::log!("[{peer}] read failed: {err}");
+                return;
+            }
+        };
+        protocol::upper_in_place(&mut buf[..n]);
+        // Copy data only: `write_all` returns once the kernel has the bytes, not once the
+        // client has read them. It blocks only if the client stops reading long enough to
+        // fill both socket buffers; that costs this connection's thread and nobody else's.
+        if let Err(err) = stream.write_all(&buf[..n]) {
+            protocol::log!("[{peer}] write failed: {err}");
+            return;
+        }
+    }
+}
+
+/// Waits for the next connection (wait data + copy data, for a connection this time).
+///
+/// Returns `None` after an error that should not stop the server, logged: a client that gave
+/// up between its handshake and our `accept` (ECONNABORTED), or no descriptor left for it.
+pub fn accept(listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
+    // std already retries EINTR, which the fork mode's SIGCHLD causes.
+    match listener.accept() {
+        Ok(accepted) => Some(accepted),
+        Err(err) if err.kind() == ErrorKind::ConnectionAborted => None,
+        Err(err) => {
+            protocol::log!("accept failed: {err}");
+            back_off_if_out_of_fds(&err);
+            None
+        }
+    }
+}
+
+/// Sleeps briefly after `accept` failed for lack of descriptors (EMFILE, ENFILE).
+///
+/// The pending connection stays in the listen queue, so `accept` would fail again at once:
+/// without a pause the loop would spin a core until some client leaves.
+fn back_off_if_out_of_fds(err: &io::Error) {
+    if matches!(err.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,73 @@
+//! Demos for sections 二 and 三: who waits, and for how long, in the blocking model.
+
+use super::{late_client_wait, start_server, watch};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+/// How long the first clients stay connected in these demos.
+const HOLD: Duration = Duration::from_secs(1);
+
+/// 二: the notes' iterative server makes the second client wait for the first.
+pub fn section_2(lab: &Path) -> crate::Result<()> {
+    watch(
+        "the server's one thread is blocked in client A's recv (wait data), so the late\n\
+         client's bytes sit in the kernel until A leaves",
+    );
+    let server = start_server(lab, "blocking-io", &["--mode", "iterative"])?;
+    let waited = late_client_wait(server.addr(), 1, HOLD)?;
+    println!(
+        "=> measured: the late client waited {:.0} ms for its reply; client A stayed {:.0} ms",
+        waited.as_secs_f64() * 1e3,
+        HOLD.as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+/// 三: more threads, same model: the wait moves, it does not go away.
+pub fn section_3(lab: &Path) -> crate::Result<()> {
+    watch(
+        "thread per connection: the late client is served at once, in a thread of its own\n\
+         pool of 2 workers: two clients hold both workers, the third waits for one to leave\n\
+         fork: every client gets a process; the parent only accepts",
+    );
+    let thread = start_server(lab, "blocking-io", &["--mode", "thread"])?;
+    let thread_wait = late_client_wait(thread.addr(), 1, HOLD)?;
+    drop(thread);
+
+    let pool = start_server(lab, "blocking-io", &["--mode", "pool", "--workers", "2"])?;
+    let pool_wait = late_client_wait(pool.addr(), 2, HOLD)?;
+    drop(pool);
+
+    let fork = start_server(lab, "blocking-io", &["--mode", "fork"])?;
+    let fork_wait = late_client_wait(fork.addr(), 1, HOLD)?;
+
+    // A hundred connect and close lines would bury the summary: keep the server quiet.
+    fork.quiet();
+    println!("  $ cargo lab client blocking-io --conns 100 --rounds 200   (server log hidden)");
+    let output = Command::new(lab)
+        .args(["client", "blocking-io", "--addr", &fork.addr().to_string()])
+        .args(["--conns", "100", "--rounds", "200"])
+        .output()?;
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        println!("  client   | {line}");
+    }
+    if !output.status.success() {
+        return Err(format!(
+            "the load client failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into());
+    }
+    drop(fork);
+
+    println!(
+        "=> measured: the late client waited {:.1} ms (thread), {:.0} ms (pool of 2, both \
+         workers held {:.0} ms), {:.1} ms (fork)",
+        thread_wait.as_secs_f64() * 1e3,
+        pool_wait.as_secs_f64() * 1e3,
+        HOLD.as_secs_f64() * 1e3,
+        fork_wait.as_secs_f64() * 1e3
+    );
+    Ok(())
+}

@@ -1,0 +1,147 @@
+//! `cargo lab demo-all`: a short scripted demo per section of the notes, in their order.
+//!
+//! Each demo prints a heading (the section, and what to watch), the server's and clients'
+//! output with labels, and ends with a line that starts `=> measured:` and gives the number
+//! that makes the section's point on this machine.
+
+mod blocking_io;
+
+use crate::process::ServerProcess;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// One section's demo.
+pub struct Section {
+    /// The section's number in the notes (一 is 1).
+    pub number: u8,
+    pub title: &'static str,
+    pub run: fn(&Path) -> crate::Result<()>,
+}
+
+/// Every demo, in the order of the notes.
+pub const SECTIONS: &[Section] = &[
+    Section {
+        number: 2,
+        title: "二 wait data and copy data: the iterative server",
+        run: blocking_io::section_2,
+    },
+    Section {
+        number: 3,
+        title: "三 blocking I/O: thread per connection, pool, process per connection",
+        run: blocking_io::section_3,
+    },
+];
+
+/// Runs every section's demo, or only `only`.
+pub fn run_all(only: Option<u8>) -> crate::Result<()> {
+    let lab = lab_exe()?;
+    let chosen: Vec<&Section> = SECTIONS
+        .iter()
+        .filter(|s| only.is_none_or(|n| n == s.number))
+        .collect();
+    if chosen.is_empty() {
+        return Err(format!("no demo for section {} yet", only.unwrap_or(0)).into());
+    }
+    for section in chosen {
+        println!("\n=== {} ===", section.title);
+        (section.run)(&lab)?;
+    }
+    Ok(())
+}
+
+/// This binary: the demos start servers as `lab serve ...` children of it.
+fn lab_exe() -> crate::Result<PathBuf> {
+    Ok(std::env::current_exe()?)
+}
+
+/// Prints what to watch for, indented under the heading.
+pub fn watch(text: &str) {
+    for line in text.lines() {
+        println!("  watch: {line}");
+    }
+}
+
+/// Starts `lab serve KRATE ARGS`, echoing its output as `  server | ...`.
+pub fn start_server(lab: &Path, krate: &str, args: &[&str]) -> crate::Result<ServerProcess> {
+    println!("  $ cargo lab serve {krate} {}", args.join(" "));
+    let server = ServerProcess::start(lab, krate, args)?;
+    println!("  server   | listening on {}", server.addr());
+    server.echo("  server   | ");
+    Ok(server)
+}
+
+/// A scripted client that prints what it does, labelled with its name.
+pub struct Talker {
+    name: String,
+    stream: TcpStream,
+}
+
+impl Talker {
+    pub fn connect(name: &str, addr: SocketAddr) -> crate::Result<Talker> {
+        let stream = crate::scenarios::connect(addr)?;
+        Ok(Talker {
+            name: name.to_string(),
+            stream,
+        })
+    }
+
+    /// Sends `text` and waits for its reply; returns how long the reply took.
+    pub fn say(&mut self, text: &str) -> crate::Result<Duration> {
+        println!("  {:<8} | >>: {text}", self.name);
+        let start = Instant::now();
+        self.stream.write_all(text.as_bytes())?;
+        let mut reply = vec![0; text.len()];
+        self.stream.read_exact(&mut reply)?;
+        let took = start.elapsed();
+        println!(
+            "  {:<8} | {}   ({:.1} ms)",
+            self.name,
+            String::from_utf8_lossy(&reply),
+            took.as_secs_f64() * 1e3
+        );
+        Ok(took)
+    }
+}
+
+/// `holders` clients connect, get one reply each and stay connected for `hold`; then one
+/// more client asks. Returns how long that last client waited for its reply.
+///
+/// This is the measurement behind "the second client waits": on an iterative server it
+/// waits about `hold`, on a thread-per-connection server about nothing.
+pub fn late_client_wait(
+    addr: SocketAddr,
+    holders: usize,
+    hold: Duration,
+) -> crate::Result<Duration> {
+    let (served, first_replies) = mpsc::channel();
+    let mut threads = Vec::new();
+    for i in 0..holders {
+        let served = served.clone();
+        threads.push(std::thread::spawn(move || -> Result<(), String> {
+            let name = format!("client {}", (b'A' + i as u8) as char);
+            let mut talker = Talker::connect(&name, addr).map_err(|e| e.to_string())?;
+            talker.say("hello").map_err(|e| e.to_string())?;
+            let _ = served.send(());
+            // The demo's script, not synchronisation: this client simply stays a while.
+            std::thread::sleep(hold);
+            println!("  {name:<8} | leaves after {:.1} s", hold.as_secs_f64());
+            Ok(())
+        }));
+    }
+    drop(served);
+    // The late client starts only once every holder has been served, so it really is late.
+    for _ in 0..holders {
+        first_replies
+            .recv_timeout(hold + Duration::from_secs(10))
+            .map_err(|_| "a holding client was never served")?;
+    }
+    let mut late = Talker::connect("late", addr)?;
+    let waited = late.say("are you there")?;
+    for thread in threads {
+        thread.join().map_err(|_| "client thread panicked")??;
+    }
+    Ok(waited)
+}

@@ -1,0 +1,17 @@
+//! The lab: the top layer of io-models, linking every model crate.
+//!
+//! - [`models`]: run any crate's `server` or `client` main by crate name.
+//! - [`variants`]: the one table of server variants that demos, tests and the benchmark read.
+//! - [`process`]: start a variant as its own process on port 0 and learn its address.
+//! - [`procfs`]: what Linux says about a process (CPU time, memory, threads, children).
+//! - [`scenarios`]: what every server must survive, as functions the tests call.
+//! - [`demo`]: `cargo lab demo-all`.
+
+pub mod demo;
+pub mod models;
+pub mod process;
+pub mod procfs;
+pub mod scenarios;
+pub mod variants;
+
+pub use protocol::Result;

@@ -1,0 +1,49 @@
+//! The model crates the lab links, by name: `lab serve blocking-io ...` runs
+//! `blocking_io::server_main` in this process, exactly as the crate's own `server` binary.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// A crate's `server_main` or `client_main`: arguments with the program name first.
+pub type Main = fn(Vec<OsString>) -> ExitCode;
+
+/// A model crate, as the lab knows it.
+pub struct Model {
+    /// The crate's package name.
+    pub krate: &'static str,
+    /// The section of the notes it mirrors.
+    pub section: &'static str,
+    pub server: Main,
+    pub client: Main,
+}
+
+/// Every model crate, in the order of the notes.
+pub const MODELS: &[Model] = &[Model {
+    krate: "blocking-io",
+    section: "二 and 三, blocking I/O",
+    server: blocking_io::server_main::<Vec<OsString>, OsString>,
+    client: blocking_io::client_main::<Vec<OsString>, OsString>,
+}];
+
+/// Which of a crate's two binaries to run.
+#[derive(Debug, Clone, Copy)]
+pub enum Role {
+    Server,
+    Client,
+}
+
+/// Runs `krate`'s server or client with `args` (without the program name).
+pub fn run(krate: &str, role: Role, args: Vec<OsString>) -> ExitCode {
+    let Some(model) = MODELS.iter().find(|m| m.krate == krate) else {
+        let known: Vec<_> = MODELS.iter().map(|m| m.krate).collect();
+        eprintln!("lab: no model crate {krate:?}; known: {}", known.join(", "));
+        return ExitCode::FAILURE;
+    };
+    let (program, main) = match role {
+        Role::Server => ("server", model.server),
+        Role::Client => ("client", model.client),
+    };
+    let mut argv = vec![OsString::from(program)];
+    argv.extend(args);
+    main(argv)
+}

@@ -1,0 +1,107 @@
+//! What Linux reports about a process, read from `/proc` (see proc(5)).
+
+use std::time::Duration;
+
+/// CPU time (user + system) the process has used so far.
+pub fn cpu_time(pid: u32) -> std::io::Result<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The command name (field 2) is in parentheses and may contain spaces: split after it.
+    let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of the whole line (utime, stime) are 12 and 13 after the name.
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // SAFETY: sysconf only reads a system constant.
+    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    Ok(Duration::from_secs_f64(
+        (ticks(11) + ticks(12)) as f64 / per_second,
+    ))
+}
+
+/// Memory and threads, from `/proc/PID/status`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Status {
+    /// Resident memory now, in KiB.
+    pub rss_kib: u64,
+    /// Peak resident memory, in KiB.
+    pub hwm_kib: u64,
+    /// Threads in the process.
+    pub threads: u64,
+}
+
+pub fn status(pid: u32) -> std::io::Result<Status> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let mut status = Status::default();
+    for line in text.lines() {
+        let Some((key, value)) = line.split_once(':') else {
+            continue;
+        };
+        let number = || {
+            value
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        match key {
+            "VmRSS" => status.rss_kib = number(),
+            "VmHWM" => status.hwm_kib = number(),
+            "Threads" => status.threads = number(),
+            _ => {}
+        }
+    }
+    Ok(status)
+}
+
+/// Processes whose parent is `pid`, with their state letter (`Z` for a zombie).
+pub fn children(pid: u32) -> Vec<(u32, char)> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for entry in dir.flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid = fields.next().and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            found.push((child, state));
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_process() {
+        let me = std::process::id();
+        let s = status(me).unwrap();
+        assert!(s.threads >= 1 && s.rss_kib > 0 && s.hwm_kib >= s.rss_kib);
+        // Burn a little CPU so the reading cannot be a constant zero.
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < Duration::from_millis(50) {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+        assert!(cpu_time(me).unwrap() > Duration::ZERO);
+    }
+}

@@ -1,0 +1,112 @@
+//! The table of server variants: the one place a variant is registered.
+//!
+//! The demos, the conformance tests and the benchmark all read [`VARIANTS`], so a variant
+//! added here is demonstrated, tested and measured without another edit.
+
+/// A limit a variant has by design on how many connections it serves at once.
+#[derive(Debug, Clone, Copy)]
+pub struct Cap {
+    pub conns: usize,
+    pub why: &'static str,
+}
+
+/// One way to run one model crate's server.
+#[derive(Debug, Clone, Copy)]
+pub struct Variant {
+    /// `crate/variant`, as printed in tables and test failures.
+    pub name: &'static str,
+    /// The model crate whose `server_main` runs it.
+    pub krate: &'static str,
+    /// The server flags that select it (`--addr` is added by whoever starts it).
+    pub args: &'static [&'static str],
+    /// `None` when it serves any number of connections at once.
+    pub cap: Option<Cap>,
+}
+
+impl Variant {
+    /// Whether it serves `conns` connections at once, and if not, why.
+    pub fn serves(&self, conns: usize) -> Result<(), String> {
+        match self.cap {
+            Some(cap) if conns > cap.conns => Err(format!(
+                "{} serves at most {} connections at once by design: {}",
+                self.name, cap.conns, cap.why
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Workers in the pool variant.
+pub const POOL_WORKERS: usize = 4;
+
+/// Every server variant, in the order of the notes.
+pub const VARIANTS: &[Variant] = &[
+    Variant {
+        name: "blocking-io/iterative",
+        krate: "blocking-io",
+        args: &["--mode", "iterative"],
+        cap: Some(Cap {
+            conns: 1,
+            why: "one thread serves one client at a time; the next waits until it leaves",
+        }),
+    },
+    Variant {
+        name: "blocking-io/thread",
+        krate: "blocking-io",
+        args: &["--mode", "thread"],
+        cap: None,
+    },
+    Variant {
+        name: "blocking-io/pool",
+        krate: "blocking-io",
+        args: &["--mode", "pool", "--workers", "4"],
+        cap: Some(Cap {
+            conns: POOL_WORKERS,
+            why: "each of the 4 workers is held by one connection until it leaves",
+        }),
+    },
+    Variant {
+        name: "blocking-io/fork",
+        krate: "blocking-io",
+        args: &["--mode", "fork"],
+        cap: None,
+    },
+];
+
+/// The variant called `name`.
+pub fn find(name: &str) -> Option<&'static Variant> {
+    VARIANTS.iter().find(|v| v.name == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_names_a_linked_crate_and_is_unique() {
+        for (i, v) in VARIANTS.iter().enumerate() {
+            assert!(
+                crate::models::MODELS.iter().any(|m| m.krate == v.krate),
+                "{} names an unknown crate",
+                v.name
+            );
+            assert!(
+                v.name.starts_with(v.krate),
+                "{} is not under its crate",
+                v.name
+            );
+            assert!(
+                VARIANTS[..i].iter().all(|w| w.name != v.name),
+                "{} is listed twice",
+                v.name
+            );
+        }
+    }
+
+    #[test]
+    fn the_pool_cap_matches_its_flag() {
+        let pool = find("blocking-io/pool").unwrap();
+        assert!(pool.args.ends_with(&["--workers", "4"]) && POOL_WORKERS == 4);
+        assert!(pool.serves(4).is_ok() && pool.serves(5).is_err());
+    }
+}

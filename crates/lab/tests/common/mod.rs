@@ -1,0 +1,51 @@
+//! Shared by the lab's process-level tests.
+#![allow(dead_code)]
+
+use lab::process::ServerProcess;
+use lab::variants::Variant;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+/// The lab binary cargo built for these tests: it runs every crate's server by name, so the
+/// five binaries called `server` never have to be told apart.
+pub fn lab() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_lab"))
+}
+
+/// Starts `krate`'s server with `args` on port 0, panicking with its output if it fails.
+pub fn serve(krate: &str, args: &[&str]) -> ServerProcess {
+    ServerProcess::start(lab(), krate, args).unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn serve_variant(variant: &Variant) -> ServerProcess {
+    ServerProcess::start_variant(lab(), variant, &[]).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Runs `lab client KRATE ARGS` with `stdin` as its input, to completion.
+pub fn client(krate: &str, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(lab())
+        .args(["client", krate])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the lab client");
+    if let Some(mut input) = child.stdin.take() {
+        use std::io::Write;
+        input.write_all(stdin).expect("write the client's stdin");
+    }
+    child.wait_with_output().expect("wait for the lab client")
+}
+
+/// Parses the JSON summary line a load client printed last.
+pub fn summary(output: &Output) -> protocol::load::Summary {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| {
+        panic!(
+            "no JSON summary ({e}) in stdout {stdout:?}; stderr: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
