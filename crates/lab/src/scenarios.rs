@@ -230,3 +230,57 @@ pub fn many_concurrent_clients(addr: SocketAddr) -> crate::Result<()> {
         .into()),
     }
 }
+
+/// What [`never_reading_client`] saw.
+#[derive(Debug, Clone, Copy)]
+pub struct NeverReader {
+    /// Bytes the server took from the client before it stopped reading (or all of them).
+    pub written: usize,
+    /// Growth of the server's resident memory meanwhile, in KiB.
+    pub growth_kib: u64,
+}
+
+/// A client that writes up to `total` bytes and never reads a reply, while another client
+/// is served. A server with backpressure stops reading it once its replies back up, so its
+/// memory stays bounded; one that buffers replies without bound grows by about `total`.
+///
+/// Not in [`SCENARIOS`] because it needs the server's pid to read its memory.
+pub fn never_reading_client(
+    addr: SocketAddr,
+    pid: u32,
+    total: usize,
+) -> crate::Result<NeverReader> {
+    let before = crate::procfs::status(pid)?.rss_kib;
+    // A small receive buffer, set before connecting so the window is small from the start:
+    // replies back up into the server after a few KiB instead of a few MiB.
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.set_recv_buffer_size(4096)?;
+    socket.connect_timeout(&addr.into(), IO_TIMEOUT)?;
+    let mut stream: TcpStream = socket.into();
+    // A write that makes no progress for this long means the server has stopped reading.
+    stream.set_write_timeout(Some(Duration::from_millis(500)))?;
+    let chunk = vec![b'x'; 64 * 1024];
+    let mut written = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while written < total && std::time::Instant::now() < deadline {
+        match stream.write(&chunk[..chunk.len().min(total - written)]) {
+            Ok(n) => written += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    correct_reply(addr).map_err(|e| format!("while a client never reads: {e}"))?;
+    let after = crate::procfs::status(pid)?.rss_kib;
+    drop(stream);
+    Ok(NeverReader {
+        written,
+        growth_kib: after.saturating_sub(before),
+    })
+}

@@ -57,3 +57,28 @@ fn a_server_that_breaks_the_service_fails_the_scenarios() {
     assert!(lab::scenarios::correct_reply(addr).is_err());
     assert!(lab::scenarios::all_byte_values(addr).is_err());
 }
+
+#[test]
+fn no_variant_grows_under_a_never_reading_client() {
+    const TOTAL: usize = 64 * 1024 * 1024;
+    for variant in VARIANTS {
+        // The check serves a second client while the first never reads.
+        if let Err(why) = variant.serves(2) {
+            println!("excused: {}: {why}", variant.name);
+            continue;
+        }
+        let server = common::serve_variant(variant);
+        let seen = lab::scenarios::never_reading_client(server.addr(), server.pid(), TOTAL)
+            .unwrap_or_else(|e| panic!("{}: {e}\n{}", variant.name, server.log_text()));
+        println!(
+            "{}: took {} bytes, grew {} KiB",
+            variant.name, seen.written, seen.growth_kib
+        );
+        assert!(
+            seen.growth_kib < 16 * 1024,
+            "{} grew by {} KiB under a client that never reads",
+            variant.name,
+            seen.growth_kib
+        );
+    }
+}
