@@ -1,12 +1,16 @@
 //! The lab: the top layer of io-models, linking every model crate.
 //!
 //! - [`models`]: run any crate's `server` or `client` main by crate name.
+//! - [`baseline`]: the tokio echo-upper server every model is measured against.
+//! - [`bench`]: `cargo lab bench`, its load generator, tables and charts.
 //! - [`variants`]: the one table of server variants that demos, tests and the benchmark read.
 //! - [`process`]: start a variant as its own process on port 0 and learn its address.
 //! - [`procfs`]: what Linux says about a process (CPU time, memory, threads, children).
 //! - [`scenarios`]: what every server must survive, as functions the tests call.
 //! - [`demo`]: `cargo lab demo-all`.
 
+pub mod baseline;
+pub mod bench;
 pub mod demo;
 pub mod models;
 pub mod process;

@@ -6,6 +6,8 @@
 //! cargo lab variants                      # the table of server variants
 //! cargo lab serve blocking-io --mode pool # any crate's server, with its own flags
 //! cargo lab client blocking-io --conns 100 --duration 2
+//! cargo lab bench                         # every variant against tokio: docs/src/results.md
+//! cargo lab bench --quick --out /tmp/b    # the smoke test CI runs
 //! ```
 //!
 //! Five crates each have a binary called `server`; cargo writes them all to `target/*/server`,
@@ -51,6 +53,8 @@ enum Command {
     },
     /// List every server variant the demos, tests and benchmark use.
     Variants,
+    /// Measure every variant against tokio; write results.md, results.json and charts.
+    Bench(lab::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +67,7 @@ fn main() -> ExitCode {
         Command::DemoAll { section } => {
             protocol::exit_code("demo-all", lab::demo::run_all(section))
         }
+        Command::Bench(args) => protocol::exit_code("bench", lab::bench::run(&args)),
         Command::Variants => {
             for v in lab::variants::VARIANTS {
                 let cap = v

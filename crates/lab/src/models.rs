@@ -18,12 +18,22 @@ pub struct Model {
 }
 
 /// Every model crate, in the order of the notes.
-pub const MODELS: &[Model] = &[Model {
-    krate: "blocking-io",
-    section: "二 and 三, blocking I/O",
-    server: blocking_io::server_main::<Vec<OsString>, OsString>,
-    client: blocking_io::client_main::<Vec<OsString>, OsString>,
-}];
+pub const MODELS: &[Model] = &[
+    Model {
+        krate: "blocking-io",
+        section: "二 and 三, blocking I/O",
+        server: blocking_io::server_main::<Vec<OsString>, OsString>,
+        client: blocking_io::client_main::<Vec<OsString>, OsString>,
+    },
+    // Not a model of the notes: the bench's tokio yardstick, living in the lab
+    // (crates/lab/src/baseline.rs). Its client is the bench's load generator.
+    Model {
+        krate: "baseline",
+        section: "the yardstick: tokio, as production code would do it",
+        server: crate::baseline::server_main,
+        client: crate::baseline::client_main,
+    },
+];
 
 /// Which of a crate's two binaries to run.
 #[derive(Debug, Clone, Copy)]

@@ -4,11 +4,23 @@ use std::time::Duration;
 
 /// CPU time (user + system) the process has used so far.
 pub fn cpu_time(pid: u32) -> std::io::Result<Duration> {
+    // Fields 14 and 15 of the whole line (utime, stime) are 12 and 13 after the name.
+    stat_ticks(pid, 11, 12)
+}
+
+/// CPU time (user + system) of the children `pid` has waited for (cutime, cstime). A
+/// process-per-connection server's children move their CPU time here when reaped.
+pub fn reaped_children_cpu_time(pid: u32) -> std::io::Result<Duration> {
+    // Fields 16 and 17 of the whole line are 14 and 15 after the name.
+    stat_ticks(pid, 13, 14)
+}
+
+/// The sum of two tick counters of `/proc/PID/stat`, counted after the command name.
+fn stat_ticks(pid: u32, a: usize, b: usize) -> std::io::Result<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name (field 2) is in parentheses and may contain spaces: split after it.
     let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // Fields 14 and 15 of the whole line (utime, stime) are 12 and 13 after the name.
     let ticks = |i: usize| {
         fields
             .get(i)
@@ -18,7 +30,7 @@ pub fn cpu_time(pid: u32) -> std::io::Result<Duration> {
     // SAFETY: sysconf only reads a system constant.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     Ok(Duration::from_secs_f64(
-        (ticks(11) + ticks(12)) as f64 / per_second,
+        (ticks(a) + ticks(b)) as f64 / per_second,
     ))
 }
 

@@ -71,6 +71,20 @@ pub const VARIANTS: &[Variant] = &[
         args: &["--mode", "fork"],
         cap: None,
     },
+    // The bench's yardstick (crates/lab/src/baseline.rs), not a model: every ratio in
+    // docs/src/results.md is divided by these. Listed here so conformance tests them too.
+    Variant {
+        name: "baseline/tokio-current",
+        krate: "baseline",
+        args: &["--flavor", "current-thread"],
+        cap: None,
+    },
+    Variant {
+        name: "baseline/tokio-multi",
+        krate: "baseline",
+        args: &["--flavor", "multi-thread"],
+        cap: None,
+    },
 ];
 
 /// The variant called `name`.
