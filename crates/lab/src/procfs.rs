@@ -34,6 +34,31 @@ fn stat_ticks(pid: u32, a: usize, b: usize) -> std::io::Result<Duration> {
     ))
 }
 
+/// CPU time of `pid`'s main thread in nanoseconds, from `/proc/PID/schedstat` (its first
+/// field). `/proc/PID/stat` counts in clock ticks (10 ms): fine for a server busy for
+/// seconds, useless for a fork server's child that runs a few milliseconds per window.
+pub fn thread_cpu_time_ns(pid: u32) -> std::io::Result<Duration> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))?;
+    let ns = text
+        .split_whitespace()
+        .next()
+        .and_then(|f| f.parse::<u64>().ok())
+        .ok_or_else(|| std::io::Error::other(format!("/proc/{pid}/schedstat: {text:?}")))?;
+    Ok(Duration::from_nanos(ns))
+}
+
+/// Proportional set size in KiB (`Pss` of `/proc/PID/smaps_rollup`): resident memory with
+/// each shared page divided among the processes that map it. Summing VmRSS over a fork
+/// server's children would count the pages they share with their parent once per child.
+pub fn pss_kib(pid: u32) -> std::io::Result<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no Pss in /proc/{pid}/smaps_rollup")))
+}
+
 /// Memory and threads, from `/proc/PID/status`.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Status {
@@ -115,5 +140,8 @@ mod tests {
             x = std::hint::black_box(x.wrapping_add(1));
         }
         assert!(cpu_time(me).unwrap() > Duration::ZERO);
+        assert!(thread_cpu_time_ns(me).unwrap() > Duration::ZERO);
+        let pss = pss_kib(me).unwrap();
+        assert!(pss > 0 && pss <= s.rss_kib, "{pss} vs {s:?}");
     }
 }

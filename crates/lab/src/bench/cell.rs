@@ -53,6 +53,10 @@ pub fn run(lab: &Path, entrant: &Entrant, size: usize, conns: usize, grid: &Grid
     let setup = setup_start.elapsed();
     load.set_phase(Phase::Warm);
     std::thread::sleep(grid.warmup);
+    // At least one round trip per connection after set-up: with 10,000 connections the
+    // first wave (10,000 messages at once, 10,000 threads woken at once) can take longer
+    // than the warm-up, and must not fall into a measured window.
+    load.wait_warmed(loadgen::setup_timeout(conns, grid.timeout));
     // Each window's edges: when it began, and the server's CPU time then. The phase switches
     // first and /proc is read right after, the same way at both edges of every window.
     let mut edges = Vec::with_capacity(grid.reps + 1);
@@ -63,9 +67,11 @@ pub fn run(lab: &Path, entrant: &Entrant, size: usize, conns: usize, grid: &Grid
             Phase::Warm // unmeasured again: connections stay open for the readings below
         });
         let at = Instant::now();
-        edges.push((at, tree::sample(pid).unwrap_or_default().cpu));
+        edges.push((at, tree::cpu(pid).unwrap_or_default()));
         if i < grid.reps {
-            std::thread::sleep(grid.window());
+            // Reading a fork server's 10,000 children takes a while: the window still
+            // lasts its length, counted from its edge.
+            std::thread::sleep((at + grid.window()).saturating_duration_since(Instant::now()));
         }
     }
     // Every connection is still open: threads and memory as they are under this load.

@@ -11,6 +11,8 @@
 //! - `Setup`: connections open at most [`RAMP`] at a time, and each makes one verified round
 //!   trip, then waits. Whoever waits for [`Load::wait_ready`] knows the server holds every one.
 //! - `Warm`: every connection runs; nothing is measured (caches, pools and schedulers settle).
+//!   [`Load::wait_warmed`] returns once each has made a round trip in this phase, so the
+//!   storm of 10,000 connections starting at once stays out of the measured windows.
 //! - `Window(i)`: measured; each round trip is counted in the window in which its reply ended.
 //! - `Stop`: every socket is closed.
 //!
@@ -129,6 +131,8 @@ impl LoadReport {
 struct Progress {
     /// Workers whose every connection has made its first round trip (or failed).
     ready: usize,
+    /// Workers whose every connection has also made a round trip after set-up.
+    warmed: usize,
     /// Workers with no connection left (only with [`LoadSpec::rounds`]).
     finished: usize,
 }
@@ -205,6 +209,12 @@ impl Load {
     pub fn wait_ready(&self, timeout: Duration) -> bool {
         let n = self.workers.len();
         self.shared.wait(timeout, |p| p.ready == n)
+    }
+
+    /// Waits until every connection has made a round trip after set-up (or failed).
+    pub fn wait_warmed(&self, timeout: Duration) -> bool {
+        let n = self.workers.len();
+        self.shared.wait(timeout, |p| p.warmed == n)
     }
 
     /// Waits until every connection has made its [`LoadSpec::rounds`] (or failed).
@@ -346,6 +356,8 @@ struct Worker {
     free: Vec<usize>,
     /// Connections opened that have neither made their first round trip nor failed.
     awaiting_first: usize,
+    /// Open connections that have not yet made a round trip after their first.
+    unwarmed: usize,
     live: usize,
     report: WorkerReport,
 }
@@ -366,6 +378,7 @@ impl Worker {
             conns: Vec::new(),
             free: Vec::new(),
             awaiting_first: 0,
+            unwarmed: 0,
             live: 0,
             report: WorkerReport {
                 tallies: vec![Tally::new(); spec.windows + 2],
@@ -378,6 +391,7 @@ impl Worker {
         let mut events = Events::with_capacity(1024);
         let mut phase = Phase::Setup;
         let mut ready = false;
+        let mut warmed = false;
         let mut last_sweep = Instant::now();
         loop {
             let now_phase = self.shared.phase();
@@ -392,6 +406,10 @@ impl Worker {
             if !ready && self.ids.as_slice().is_empty() && self.awaiting_first == 0 {
                 ready = true;
                 self.shared.update(|p| p.ready += 1);
+            }
+            if ready && !warmed && self.unwarmed == 0 {
+                warmed = true;
+                self.shared.update(|p| p.warmed += 1);
             }
             if ready && self.live == 0 {
                 // Only a `rounds` run (or one whose connections all failed) gets here.
@@ -423,7 +441,10 @@ impl Worker {
         while self.awaiting_first < RAMP {
             let Some(id) = self.ids.next() else { return };
             match self.open(id) {
-                Ok(()) => self.awaiting_first += 1,
+                Ok(()) => {
+                    self.awaiting_first += 1;
+                    self.unwarmed += 1;
+                }
                 Err(err) => self.note_error(phase, format!("conn {id}: connect: {err}")),
             }
         }
@@ -470,14 +491,10 @@ impl Worker {
             Ok(Next::Keep) => self.conns[slot] = Some(conn),
             Ok(Next::Close) => self.close(slot, conn),
             Err(err) => {
-                let first = conn.state == State::Connecting || conn.rounds == 0;
                 self.note_error(
                     phase,
                     format!("conn {} (round {}): {err}", conn.id, conn.rounds + 1),
                 );
-                if first {
-                    self.awaiting_first -= 1;
-                }
                 self.close(slot, conn);
             }
         }
@@ -504,7 +521,6 @@ impl Worker {
             }
             self.tally(phase).established += 1;
             if self.spec.rounds == Some(0) {
-                self.awaiting_first -= 1;
                 return Ok(Next::Close);
             }
             conn.begin_round();
@@ -558,8 +574,10 @@ impl Worker {
             let latency = conn.started.elapsed();
             self.tally(phase).record(latency, size, matched);
             conn.rounds += 1;
-            if conn.rounds == 1 {
-                self.awaiting_first -= 1;
+            match conn.rounds {
+                1 => self.awaiting_first -= 1,
+                2 => self.unwarmed -= 1,
+                _ => {}
             }
             if self.spec.rounds.is_some_and(|limit| conn.rounds >= limit) {
                 return Ok(Next::Close);
@@ -588,7 +606,14 @@ impl Worker {
         }
     }
 
+    /// Forgets a connection, whether it failed or made its last round.
     fn close(&mut self, slot: usize, mut conn: Conn) {
+        if conn.rounds == 0 {
+            self.awaiting_first -= 1;
+        }
+        if conn.rounds < 2 {
+            self.unwarmed -= 1;
+        }
         // Deregistering cannot fail for a registered socket; if it did, closing it below
         // removes it from the epoll set anyway.
         let _ = self.poll.registry().deregister(&mut conn.stream);
@@ -623,9 +648,6 @@ impl Worker {
                         self.spec.size
                     ),
                 );
-                if conn.rounds == 0 {
-                    self.awaiting_first -= 1;
-                }
                 self.close(slot, conn);
             }
         }

@@ -93,25 +93,40 @@ pub fn markdown(results: &Results) -> String {
     let _ = writeln!(
         md,
         "**How it was measured.** Each cell starts a fresh server, opens the connections \
-         (at most 256 waiting for their first reply at once), makes one verified round trip on \
-         each, warms up for {:.2} s, then measures {} window(s) of {:.2} s back to back; every \
-         figure is the median over the windows. One `mio` load generator ({} thread(s), in \
-         the lab) drives every server alike: each connection writes a message of lower-case \
-         letters and bytes >= 0x80, reads the reply by its length and checks every byte. \
-         CPU time per round trip is the server's (its whole process tree: a fork server's \
-         children count) from `/proc/PID/stat` over the windows; peak memory is `VmHWM` and \
-         threads are `Threads` from `/proc/PID/status`, with every connection open.\n",
-        g.warmup_s, g.reps, g.window_s, g.client_threads
+         (at most {} waiting for their first reply at once) and makes one verified round trip \
+         on each; set-up is not timed. After a warm-up of at least {:.2} s, and until every \
+         connection has made another round trip, it measures {} back to back; every \
+         figure is the median over them. One `mio` load generator in the lab ({}) drives every \
+         server alike: each connection writes a message of lower-case letters and bytes >= \
+         0x80, reads the reply by its length and checks every byte. The server's CPU time is \
+         read from `/proc/PID/stat` at the edges of each window (for a fork server, each \
+         child's from `/proc/PID/schedstat`); peak memory is `VmHWM` from `/proc/PID/status` \
+         (plus each child's `Pss`), threads are `Threads` there, with every connection open.\n",
+        super::loadgen::RAMP,
+        g.warmup_s,
+        counted(
+            g.reps,
+            &format!("one window of {:.2} s", g.window_s),
+            &format!("{} windows of {:.2} s", g.reps, g.window_s)
+        ),
+        counted(
+            g.client_threads,
+            "one thread",
+            &format!("{} threads", g.client_threads)
+        ),
     );
     let _ = writeln!(
         md,
         "**How to read it.** The **× tokio** columns divide by the tokio servers measured in \
-         this same run: `{TOKIO_CURRENT}` (one thread: the fair match for single-threaded event \
-         loops) and `{TOKIO_MULTI}` (a worker per core). On loopback most of a round trip is the \
-         kernel's TCP path, so round trips per second differ less than the models do; CPU per \
-         round trip, p99 latency, threads and memory show what each model costs. The load \
-         generator shares the machine's {} cores with the server.\n",
-        m.cores
+         this same run, cell by cell: `{TOKIO_CURRENT}` (one thread: the fair match for \
+         single-threaded event loops) and `{TOKIO_MULTI}` (a worker per core). Above 1× is \
+         more round trips per second than tokio; for CPU per round trip, below 1× is cheaper. \
+         On loopback most of a round trip is the kernel's TCP path, so round trips per second \
+         differ less than the models do; CPU per round trip, p99 latency, threads and memory \
+         show what each model costs. The load generator shares the machine's {} with the \
+         server. *connections* is how many were held (with failures in bold); n/a cells are \
+         beyond a server's limit by design and were not run.\n",
+        counted(m.cores, "one core", &format!("{} cores", m.cores))
     );
     targets(&mut md, results);
     for &size in &g.sizes {
@@ -374,6 +389,15 @@ pub fn size_label(size: usize) -> String {
         format!("{} KiB", size / 1024)
     } else {
         format!("{size} B")
+    }
+}
+
+/// `one` when `n` is 1, else `many`.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        one.to_string()
+    } else {
+        many.to_string()
     }
 }
 

@@ -2,11 +2,15 @@
 //!
 //! Most servers are one process, but the process-per-connection server (section 三's fork
 //! mode) spreads its work over a child per client, so reading only the parent would make it
-//! look free. Its children are summed in; once reaped, a child's CPU time moves into the
-//! parent's `cutime`, which is counted too, so a child that exits between two samples is
-//! neither lost nor counted twice. Shared pages are counted in every process that maps them,
-//! so a fork server's memory is an upper bound (`/proc/PID/smaps_rollup`'s `Pss` would split
-//! them; it costs a page-table walk per process).
+//! look free. Its children are summed in:
+//! - CPU: the parent's from `/proc/PID/stat` (all its threads, in 10 ms ticks), each child's
+//!   from `/proc/PID/schedstat` in nanoseconds (a child serves one client and may run less
+//!   than a tick per window: a hundred of them rounded down to ticks would read as zero),
+//!   and the children already reaped from the parent's `cutime`, so a child that exits
+//!   between two samples is neither lost nor counted twice.
+//! - Memory: the parent's `VmHWM` plus each child's `Pss` (shared pages divided among the
+//!   processes that map them; a forked child shares most of its pages with its parent, and
+//!   summing their RSS would count those pages once per child).
 
 use crate::procfs;
 use std::time::Duration;
@@ -16,15 +20,32 @@ use std::time::Duration;
 pub struct Sample {
     /// CPU time used so far by the server, its children and the children it reaped.
     pub cpu: Duration,
-    /// Resident memory now, in KiB.
+    /// Resident memory now, in KiB (children: their proportional share).
     pub rss_kib: u64,
-    /// Peak resident memory over each process's life, summed, in KiB. A fresh server per
-    /// bench cell makes this the cell's peak.
+    /// Peak resident memory over the server's life (`VmHWM`), plus its children's present
+    /// proportional share, in KiB. A fresh server per bench cell makes this the cell's peak.
     pub hwm_kib: u64,
     /// Threads (for a fork server: one per child process, plus its own).
     pub threads: u64,
     /// Processes in the tree.
     pub processes: u64,
+}
+
+/// CPU time alone (read at the edges of every window, so it reads no more than it needs).
+pub fn cpu(pid: u32) -> std::io::Result<Duration> {
+    let mut cpu = procfs::cpu_time(pid)? + procfs::reaped_children_cpu_time(pid)?;
+    for (child, _) in procfs::children(pid) {
+        cpu += child_cpu(child);
+    }
+    Ok(cpu)
+}
+
+/// A child's CPU time in nanoseconds, or in ticks if schedstat is missing. A child may exit
+/// between the listing and this read: it is then counted in the parent's `cutime` instead.
+fn child_cpu(child: u32) -> Duration {
+    procfs::thread_cpu_time_ns(child)
+        .or_else(|_| procfs::cpu_time(child))
+        .unwrap_or_default()
 }
 
 /// Reads `pid` and its children (one level: the servers here never fork twice).
@@ -38,15 +59,15 @@ pub fn sample(pid: u32) -> std::io::Result<Sample> {
         processes: 1,
     };
     for (child, state) in procfs::children(pid) {
-        // A child may exit between the listing and these reads: it is then simply absent.
         // A zombie still has its CPU time (until reaped) but no memory.
-        sample.cpu += procfs::cpu_time(child).unwrap_or_default();
+        sample.cpu += child_cpu(child);
         if state == 'Z' {
             continue;
         }
         if let Ok(status) = procfs::status(child) {
-            sample.rss_kib += status.rss_kib;
-            sample.hwm_kib += status.hwm_kib;
+            let pss = procfs::pss_kib(child).unwrap_or(status.rss_kib);
+            sample.rss_kib += pss;
+            sample.hwm_kib += pss;
             sample.threads += status.threads;
             sample.processes += 1;
         }
