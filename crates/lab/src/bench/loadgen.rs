@@ -133,7 +133,8 @@ struct Progress {
     ready: usize,
     /// Workers whose every connection has also made a round trip after set-up.
     warmed: usize,
-    /// Workers with no connection left (only with [`LoadSpec::rounds`]).
+    /// Workers that stopped: every connection made its [`LoadSpec::rounds`] or failed, or
+    /// the run was stopped.
     finished: usize,
 }
 
@@ -413,7 +414,6 @@ impl Worker {
             }
             if ready && self.live == 0 {
                 // Only a `rounds` run (or one whose connections all failed) gets here.
-                self.shared.update(|p| p.finished += 1);
                 break;
             }
             match self.poll.poll(&mut events, Some(TICK)) {
@@ -432,6 +432,12 @@ impl Worker {
                 last_sweep = Instant::now();
             }
         }
+        // Whatever ended the loop, nobody waiting on this worker should wait any longer.
+        self.shared.update(|p| {
+            p.ready += usize::from(!ready);
+            p.warmed += usize::from(!warmed);
+            p.finished += 1;
+        });
         // Dropping the sockets closes them: the server sees EOF on every connection.
         self.report
     }
@@ -458,11 +464,17 @@ impl Worker {
         let slot = self.free.pop().unwrap_or(self.conns.len());
         // Both interests for the connection's whole life: with edge triggering, an event
         // comes only on a change, so this costs no extra wake-ups and no re-registration.
-        self.poll.registry().register(
+        let registered = self.poll.registry().register(
             &mut stream,
             Token(slot),
             Interest::READABLE | Interest::WRITABLE,
-        )?;
+        );
+        if let Err(err) = registered {
+            if slot < self.conns.len() {
+                self.free.push(slot);
+            }
+            return Err(err);
+        }
         let conn = Conn {
             id,
             stream,

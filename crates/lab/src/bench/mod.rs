@@ -143,9 +143,10 @@ fn run_cells(
     for planned in plan {
         let entrant = &entrants[planned.entrant];
         let label = format!(
-            "{} at {} conns, {}",
+            "{}, {} {}, {}",
             entrant.name,
             planned.conns,
+            report::plural(planned.conns, "connection"),
             report::size_label(planned.size)
         );
         let outcome = match &planned.skip {
@@ -179,7 +180,8 @@ fn one_line(outcome: &Outcome) -> String {
         Outcome::NotApplicable { reason } => format!("n/a: {reason}"),
         Outcome::Failed { reason } => format!("FAILED: {reason}"),
         Outcome::Ran(m) => format!(
-            "{} rt/s, CPU {} µs/rt, p99 {} µs, {:.1} MiB, {} threads, {} held, {} errors, {} mismatches",
+            "{} rt/s, CPU {} µs/rt, p99 {} µs, RSS {:.1} MiB, threads {}, held {}, \
+             errors {}, mismatches {}",
             report::si(m.rps),
             m.cpu_us_per_rt.map_or("–".into(), |c| format!("{c:.1}")),
             m.p99_us,

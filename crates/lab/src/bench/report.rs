@@ -401,7 +401,7 @@ fn counted(n: usize, one: &str, many: &str) -> String {
     }
 }
 
-fn plural(n: usize, word: &str) -> String {
+pub fn plural(n: usize, word: &str) -> String {
     if n == 1 {
         word.to_string()
     } else {

@@ -125,11 +125,11 @@ impl Results {
         for c in &self.cells {
             match &c.outcome {
                 Outcome::Failed { reason } => problems.push(format!(
-                    "{} at {} conns, {} B: {reason}",
+                    "{}, {} connection(s), {} B: {reason}",
                     c.variant, c.conns, c.size
                 )),
                 Outcome::Ran(m) if m.mismatches > 0 => problems.push(format!(
-                    "{} at {} conns, {} B: {} replies differed from what was sent, upper-cased",
+                    "{}, {} connection(s), {} B: {} replies differed from what was sent, upper-cased",
                     c.variant, c.conns, c.size, m.mismatches
                 )),
                 _ => {}
