@@ -49,3 +49,29 @@ pub fn summary(output: &Output) -> protocol::load::Summary {
         )
     })
 }
+
+/// A server that echoes without upper-casing, on a thread of this test process, serving
+/// `conns` connections: every reply it sends is wrong, so a load client must fail.
+pub fn wrong_echo_server(conns: usize) -> std::net::SocketAddr {
+    let echo = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the echo server");
+    let addr = echo.local_addr().expect("the echo server's address");
+    std::thread::spawn(move || {
+        for stream in echo.incoming().take(conns).flatten() {
+            let Ok(mut writer) = stream.try_clone() else {
+                continue;
+            };
+            let mut reader = stream;
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut reader, &mut writer);
+            });
+        }
+    });
+    addr
+}
+
+/// An address where nobody listens: bound once to learn a free port, then closed.
+pub fn closed_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("learn a free port")
+}
