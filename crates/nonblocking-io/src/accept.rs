@@ -24,6 +24,7 @@ pub struct Acceptor {
 }
 
 impl Acceptor {
+    // ANCHOR: new
     /// Puts the listener in non-blocking mode: the notes' `s.setblocking(False)`.
     pub fn new(listener: TcpListener) -> io::Result<Acceptor> {
         listener.set_nonblocking(true)?;
@@ -32,6 +33,7 @@ impl Acceptor {
             paused_until: None,
         })
     }
+    // ANCHOR_END: new
 
     /// The next connection waiting in the listen queue, ready for the polling loop, or
     /// `None` when there is none (`WouldBlock`) or accepting is paused.
@@ -73,6 +75,7 @@ impl Acceptor {
     }
 }
 
+// ANCHOR: prepare
 /// Makes an accepted socket fit for the polling loop.
 fn prepare(stream: &TcpStream) -> io::Result<()> {
     // On Linux, accept(2) returns a *blocking* socket whatever the listener's mode: the flag
@@ -85,3 +88,4 @@ fn prepare(stream: &TcpStream) -> io::Result<()> {
     // small one back waiting for the client's (delayed) ACK.
     stream.set_nodelay(true)
 }
+// ANCHOR_END: prepare

@@ -9,13 +9,13 @@
 //! What to watch: [`Conn::try_read`] stops reading while the output is full (backpressure),
 //! and a peer's EOF does not close the connection at once: its replies are sent first.
 
-// ANCHOR: conn
 use crate::{interrupted, would_block};
 use protocol::limits::READ_SIZE;
 use protocol::pending::Pending;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
+// ANCHOR: conn
 /// A connection the server polls.
 pub struct Conn {
     stream: TcpStream,

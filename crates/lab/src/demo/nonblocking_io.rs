@@ -179,7 +179,11 @@ fn leftovers(
         "  client R | got {} of {} reply bytes back{}",
         late.received,
         late.sent,
-        if late.intact { ", every one correct" } else { "" }
+        if late.intact {
+            ", every one correct"
+        } else {
+            ""
+        }
     );
     for i in 0..LEAVERS {
         leave_after_one_round_trip(server.addr(), i)?;
