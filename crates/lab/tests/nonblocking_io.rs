@@ -198,43 +198,17 @@ fn the_naive_server_fills_its_list_with_dead_sockets_then_refuses_everyone() {
 #[test]
 fn interactive_client_reads_each_reply_by_length() {
     let server = variant("nonblocking-io/busy");
-    let addr = server.addr().to_string();
-    let out = common::client("nonblocking-io", &["--addr", &addr], b"hello\n\n  world \n");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        ">>: HELLO\n>>: >>: WORLD\n>>: \n"
-    );
+    common::check_interactive_client("nonblocking-io", server.addr());
 }
 
 #[test]
 fn load_client_fails_on_a_wrong_reply() {
-    let addr = common::wrong_echo_server(2).to_string();
-    let out = common::client(
-        "nonblocking-io",
-        &["--addr", &addr, "--conns", "2", "--rounds", "3", "--json"],
-        b"",
-    );
-    let s = common::summary(&out);
-    assert!(!out.status.success());
-    assert_eq!((s.rounds, s.mismatches), (6, 6));
+    common::check_load_client_fails_on_wrong_replies("nonblocking-io");
 }
 
 #[test]
 fn load_client_fails_when_nobody_listens() {
-    let addr = common::closed_port().to_string();
-    let out = common::client(
-        "nonblocking-io",
-        &["--addr", &addr, "--conns", "3", "--json"],
-        b"",
-    );
-    let s = common::summary(&out);
-    assert!(!out.status.success());
-    assert_eq!((s.established, s.errors), (0, 3));
+    common::check_load_client_fails_when_nobody_listens("nonblocking-io");
 }
 
 #[test]

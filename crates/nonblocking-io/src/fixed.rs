@@ -11,6 +11,10 @@
 //! notes' `# time.sleep(0.05)`, which they say turns this model into multiplexing. It saves
 //! the CPU, and a request that arrives during a nap waits up to N ms for its reply. The real
 //! fix is to let the kernel say which socket is ready (`select`, `epoll`: section 五).
+//!
+//! Simplified on purpose: a client that connects and then says nothing (or never reads its
+//! replies) is kept for as long as it stays connected. A production server would also close
+//! connections idle past a timeout, and cap how many it accepts.
 
 use crate::accept::Acceptor;
 use crate::conn::Conn;
