@@ -11,25 +11,27 @@
 //!
 //! The notes write the server twice, and so does this crate:
 //!
-//! | notes      | flag          | file      | what to watch                                       |
-//! |------------|---------------|-----------|-----------------------------------------------------|
-//! | 四 a (bug) | `--naive`     | [`naive`] | replies lost to `WouldBlock` on send; closed sockets polled forever |
-//! | 四 b       | (default)     | [`fixed`] | a read list, a write list, and nothing lost or leaked |
-//! | 四 b's `# time.sleep(0.05)` | `--sleep-ms N` | [`fixed`] | CPU drops; a reply may wait up to N ms |
+//! | notes | flag | file | what to watch |
+//! |---|---|---|---|
+//! | 四 a (bug版) | `--naive` | [`naive`] | replies lost to `WouldBlock`; closed sockets kept |
+//! | 四 b (修正) | (default) | [`fixed`] | read list, write list: nothing lost or leaked |
+//! | 四 b, `# time.sleep(0.05)` | `--sleep-ms N` | [`fixed`] | CPU drops; a reply may wait N ms |
 //!
 //! What each line of the notes' fixed version (四 b) became:
 //!
-//! | the notes                                         | here                                          |
-//! |---------------------------------------------------|-----------------------------------------------|
-//! | `s.setblocking(False)`                            | [`accept::Acceptor::new`]                     |
-//! | `conn, addr = s.accept()` / `except BlockingIOError` | [`accept::Acceptor::accept`] returns `None` on `WouldBlock` |
-//! | `r_list.append(conn)`                             | `conns.push(Conn::new(..))` in [`fixed::Server::pass`] |
-//! | `data = conn.recv(1024)`                          | [`conn::Conn::try_read`]                      |
-//! | `if not data: conn.close(); del_rlist.append(conn)` | `Conn` marks itself finished ([`conn::Conn::is_open`]) |
-//! | `w_list.append((conn, data.upper()))`             | the connection's own [`Pending`](protocol::pending::Pending) output |
-//! | `conn.send(res)` / `except BlockingIOError: continue` | [`conn::Conn::try_write`], keeping the unsent tail |
-//! | `for conn in del_rlist: r_list.remove(conn)`      | `conns.retain(Conn::is_open)`                 |
-//! | `# time.sleep(0.05)`                              | `--sleep-ms` in [`fixed::run`]                |
+//! | the notes | here |
+//! |---|---|
+//! | `s.setblocking(False)` | [`accept::Acceptor::new`] |
+//! | `s.accept()` / `except BlockingIOError` | [`accept::Acceptor::accept`] returns `None` |
+//! | `r_list.append(conn)` | `conns.push(..)` in [`fixed::Server::pass`] |
+//! | `data = conn.recv(1024)` | [`conn::Conn::try_read`] |
+//! | `if not data: conn.close(); del_rlist.append(conn)` | [`conn::Conn::end`] is set |
+//! | `w_list.append((conn, data.upper()))` | the connection's own [`Pending`] |
+//! | `conn.send(res)`; `del_wlist.append(item)` | [`conn::Conn::try_write`] keeps the tail |
+//! | `for conn in del_rlist: r_list.remove(conn)` | `conns.retain(..)` after the pass |
+//! | `# time.sleep(0.05)` | `--sleep-ms` in [`fixed::run`] |
+//!
+//! [`Pending`]: protocol::pending::Pending
 //!
 //! The client is the same model applied to the other side ([`client`]): one thread, every
 //! connection non-blocking (even `connect`), one busy loop over all of them.

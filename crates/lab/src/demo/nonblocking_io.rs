@@ -81,15 +81,16 @@ pub fn section_4(lab: &Path) -> crate::Result<()> {
         // only part of the time, and a request may wait for its turn: slower than a nap,
         // whose wake-up the scheduler serves promptly.
         println!(
-            "  note     | this machine is busy: the spinning server got only {:.0}% of a core,              so its replies also waited for the CPU",
+            "  note     | this machine is busy: the spinning server got only {:.0}% of a core, \
+             so its replies also waited for the CPU",
             percent(&busy)
         );
     }
     println!(
         "=> measured: with {IDLE_CLIENTS} idle clients the busy server used {:.2} s of CPU in \
          {:.1} s ({:.0}%), with --sleep-ms 1 {:.2} s ({:.0}%); a request after a quiet spell \
-         was answered in {:.0} µs vs {:.0} µs (median). Naive: {} of {} reply bytes lost, {} closed sockets still open; fixed: {} \
-         lost, {} left open",
+         was answered in {:.0} µs vs {:.0} µs (median). Naive: {} of {} reply bytes lost, {} \
+         closed sockets still open; fixed: {} lost, {} left open",
         busy.cpu.as_secs_f64(),
         busy.wall.as_secs_f64(),
         percent(&busy),
