@@ -20,8 +20,11 @@ const WINDOW: Duration = Duration::from_secs(2);
 /// quiet spell before each. Back-to-back requests would not show it: a pass over eleven
 /// sockets takes about as long as the client needs to send its next request, so the server
 /// finds it without napping. A request after a pause, like a person typing, meets the nap.
+/// The gaps vary across one millisecond: the server's naps restart at each reply, so a fixed
+/// gap would land every request at the same point of a nap and measure only that point.
 const PINGS: usize = 50;
-const PING_GAP: Duration = Duration::from_millis(3);
+const PING_GAP: Duration = Duration::from_millis(2);
+const PING_SPREAD_US: u64 = 1000;
 
 /// Bytes the late reader sends, and how long it waits before reading.
 const LATE_TOTAL: usize = 8 * 1024 * 1024;
@@ -139,7 +142,9 @@ fn idle_cost(lab: &Path, args: &[&str]) -> crate::Result<Idle> {
     let mut rtts = Vec::with_capacity(PINGS);
     for i in 0..PINGS {
         // The demo's script: a quiet spell, so the server has found nothing to do.
-        std::thread::sleep(PING_GAP);
+        std::thread::sleep(
+            PING_GAP + Duration::from_micros(PING_SPREAD_US * i as u64 / PINGS as u64),
+        );
         let sent = Instant::now();
         crate::scenarios::round_trip(&mut stream, format!("ping {i}").as_bytes())?;
         rtts.push(sent.elapsed());
@@ -147,8 +152,9 @@ fn idle_cost(lab: &Path, args: &[&str]) -> crate::Result<Idle> {
     rtts.sort();
     let median_rtt = rtts[PINGS / 2];
     println!(
-        "  client B | {PINGS} requests, each after {} ms of quiet: median reply in {:.0} µs",
+        "  client B | {PINGS} requests, each after {}-{} ms of quiet: median reply in {:.0} µs",
         PING_GAP.as_millis(),
+        PING_GAP.as_millis() + u128::from(PING_SPREAD_US / 1000),
         median_rtt.as_secs_f64() * 1e6
     );
     Ok(Idle {
