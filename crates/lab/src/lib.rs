@@ -5,9 +5,11 @@
 //! - [`process`]: start a variant as its own process on port 0 and learn its address.
 //! - [`procfs`]: what Linux says about a process (CPU time, memory, threads, children).
 //! - [`scenarios`]: what every server must survive, as functions the tests call.
+//! - [`late_reader`]: a client that reads late, and how many reply bytes it got back.
 //! - [`demo`]: `cargo lab demo-all`.
 
 pub mod demo;
+pub mod late_reader;
 pub mod models;
 pub mod process;
 pub mod procfs;

@@ -5,6 +5,7 @@
 //! that makes the section's point on this machine.
 
 mod blocking_io;
+mod nonblocking_io;
 
 use crate::process::ServerProcess;
 use std::io::{Read, Write};
@@ -32,6 +33,11 @@ pub const SECTIONS: &[Section] = &[
         number: 3,
         title: "三 blocking I/O: thread per connection, pool, process per connection",
         run: blocking_io::section_3,
+    },
+    Section {
+        number: 4,
+        title: "四 non-blocking I/O: busy polling, a nap, and the notes' buggy first version",
+        run: nonblocking_io::section_4,
     },
 ];
 
