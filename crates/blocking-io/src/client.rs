@@ -15,12 +15,7 @@ const STACK_SIZE: usize = 64 * 1024;
 
 pub fn run(opts: &ClientOpts) -> crate::Result<()> {
     match opts.mode()? {
-        ClientMode::Interactive => {
-            let mut stream = TcpStream::connect(opts.addr)?;
-            stream.set_nodelay(true)?;
-            protocol::interactive::run(&mut stream, std::io::stdin().lock(), std::io::stdout())?;
-            Ok(())
-        }
+        ClientMode::Interactive => Ok(protocol::interactive::connect(opts.addr)?),
         ClientMode::Load(plan) => load(opts.addr, &plan),
     }
 }

@@ -21,12 +21,7 @@ pub fn run(opts: &ClientOpts) -> crate::Result<()> {
     match opts.mode()? {
         // The prompt waits on a person typing: a non-blocking socket would only spin while
         // they think. The notes' own client is blocking too; the model is the server's.
-        ClientMode::Interactive => {
-            let mut stream = TcpStream::connect(opts.addr)?;
-            stream.set_nodelay(true)?;
-            protocol::interactive::run(&mut stream, std::io::stdin().lock(), std::io::stdout())?;
-            Ok(())
-        }
+        ClientMode::Interactive => Ok(protocol::interactive::connect(opts.addr)?),
         ClientMode::Load(plan) => load(opts.addr, &plan),
     }
 }

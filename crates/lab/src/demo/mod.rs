@@ -74,7 +74,6 @@ pub fn watch(text: &str) {
 pub fn start_server(lab: &Path, krate: &str, args: &[&str]) -> crate::Result<ServerProcess> {
     println!("  $ cargo lab serve {krate} {}", args.join(" "));
     let server = ServerProcess::start(lab, krate, args)?;
-    println!("  server   | listening on {}", server.addr());
     server.echo("  server   | ");
     Ok(server)
 }
