@@ -112,10 +112,11 @@ fn demo() -> protocol::Result<()> {
     }
     for _ in sent {
         let (bytes, _) = client.recv(Duration::from_secs(2))?;
+        let n = bytes.len();
+        let unit = if n == 1 { "byte" } else { "bytes" };
         println!(
-            "client recvfrom: {:?} ({} bytes)",
-            String::from_utf8_lossy(&bytes),
-            bytes.len()
+            "client recvfrom: {:?} ({n} {unit})",
+            String::from_utf8_lossy(&bytes)
         );
     }
 

@@ -80,6 +80,9 @@ pub struct Stats {
     pub datagrams: u64,
     /// The most datagrams one wakeup drained: above 1 shows signals not queueing.
     pub max_per_wakeup: u64,
+    /// Wakeups that found nothing: the signal was for a datagram an earlier drain had
+    /// already taken. Harmless, and the price of draining until WouldBlock.
+    pub empty_wakeups: u64,
 }
 
 /// A UDP echo-upper server whose *wait data* phase is `SIGIO`.
@@ -227,6 +230,7 @@ impl SigioServer {
                 }
             }
             stats.datagrams += this_wakeup;
+            stats.empty_wakeups += u64::from(this_wakeup == 0);
             stats.max_per_wakeup = stats.max_per_wakeup.max(this_wakeup);
         }
     }
