@@ -7,8 +7,8 @@
 //! data* phase is still ours: `recvfrom` copies, as in every model but asynchronous I/O.
 //!
 //! As Stevens shows it for UDP:
-//! - `O_ASYNC` on the socket, and `F_SETOWN` to say who gets the signal (here the
-//!   thread-directed `F_SETOWN_EX`, see [`SigioServer::bind`]);
+//! - `O_ASYNC` on the socket, and `F_SETOWN` to say who gets the signal (here its
+//!   thread-directed form `F_SETOWN_EX`: step 3 of the setup says why);
 //! - the handler only records that something arrived ([`on_sigio`]): almost nothing is
 //!   safe inside a signal handler, certainly not `recvfrom` into a shared buffer;
 //! - the main loop sleeps in `sigsuspend` with `SIGIO` blocked everywhere else, so a signal
@@ -100,7 +100,6 @@ pub struct SigioServer {
 }
 
 impl SigioServer {
-    // ANCHOR: setup
     /// Binds `addr` and arranges for `SIGIO` to reach *this thread* on every arrival.
     ///
     /// Fails if another `SigioServer` exists in this process.
@@ -120,6 +119,7 @@ impl SigioServer {
         }
     }
 
+    // ANCHOR: setup
     fn setup(addr: SocketAddr) -> io::Result<SigioServer> {
         let socket = UdpSocket::bind(addr)?;
         // The drain loop reads until WouldBlock, so reads must not block.

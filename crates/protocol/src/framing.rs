@@ -151,6 +151,7 @@ impl Decoder {
         self.buf.len() - self.start
     }
 
+    // ANCHOR: decode
     /// The next whole frame, [`Decoded::Incomplete`] if it has not all arrived, or an error
     /// if its header announces more than [`max`](Decoder::max).
     ///
@@ -188,6 +189,7 @@ impl Decoder {
         }
         Ok(Decoded::Frame(body))
     }
+    // ANCHOR_END: decode
 }
 
 #[cfg(test)]
