@@ -9,7 +9,7 @@
 //! As Stevens shows it for UDP:
 //! - `O_ASYNC` on the socket, and `F_SETOWN` to say who gets the signal (here its
 //!   thread-directed form `F_SETOWN_EX`: step 3 of the setup says why);
-//! - the handler only records that something arrived ([`on_sigio`]): almost nothing is
+//! - the handler only records that something arrived (`on_sigio`): almost nothing is
 //!   safe inside a signal handler, certainly not `recvfrom` into a shared buffer;
 //! - the main loop sleeps in `sigsuspend` with `SIGIO` blocked everywhere else, so a signal
 //!   cannot slip in between "is there news?" and "sleep"; then it drains the socket until

@@ -109,9 +109,14 @@ fn wait_until_buffered(stream: &TcpStream, n: usize) -> io::Result<()> {
             libc::MSG_PEEK | libc::MSG_WAITALL,
         ) {
             Ok(got) if got >= n => return Ok(()),
-            Ok(0) => return Err(ErrorKind::UnexpectedEof.into()),
-            // A signal can cut the wait short; peeking again is harmless.
-            Ok(_) => continue,
+            // Cut short with part of it: the peer closed, or the read timeout expired.
+            // (Peeking again would return the same bytes at once, for ever.)
+            Ok(got) => {
+                return Err(io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    format!("only {got} of the {n} bytes sent arrived"),
+                ))
+            }
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }

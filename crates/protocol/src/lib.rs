@@ -6,7 +6,7 @@
 //! parses ([`cli`]), the bookkeeping a load client keeps ([`load`]), the bounded output
 //! buffer the event-loop servers keep per connection ([`pending`]), the notes' interactive
 //! `>>: ` client ([`interactive`]), the listening socket ([`listen`]), the
-//! `listening on` line ([`announce`]) and the length-header codec that section 七 uses
+//! `listening on` line ([`announce`](mod@announce)) and the length-header codec that section 七 uses
 //! against sticky packets ([`framing`]).
 //!
 //! What is *not* here is how a socket is waited on: that is the whole difference between the
