@@ -124,10 +124,12 @@ pub fn init(runtime: Runtime) -> crate::Result<()> {
             .into())
         };
     }
+    // ANCHOR: configure
     let config = may::config();
     config.set_workers(runtime.workers.max(1));
     config.set_stack_size(runtime.stack_words());
     config.set_worker_pin(runtime.pin_workers);
+    // ANCHOR_END: configure
     // Set above or not at all: nothing could have started the scheduler before this line
     // except another `init`, which the lock and `STARTED` exclude.
     let _ = STARTED.set(runtime);

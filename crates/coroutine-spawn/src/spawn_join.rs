@@ -114,6 +114,7 @@ pub fn spawn_join(unit: Duration, sleep: Sleep) -> crate::Result<Run> {
         )
         .into());
     }
+    // ANCHOR: spawn_join
     // A coroutine-aware channel: `send` never blocks, and a coroutine that `recv`s would park
     // instead of blocking its worker. (Here only the main thread receives.)
     let (lines, printed) = may::sync::mpsc::channel();
@@ -132,6 +133,8 @@ pub fn spawn_join(unit: Duration, sleep: Sleep) -> crate::Result<Run> {
             });
             match sleep {
                 Sleep::Cooperative => may::coroutine::sleep(nap),
+                // Wrong on purpose: what gevent code does *without* `monkey.patch_all()`.
+                // The worker thread sleeps, and every coroutine queued on it waits too.
                 Sleep::Blocking => std::thread::sleep(nap),
             }
             let _ = lines.send(Line {
@@ -155,6 +158,7 @@ pub fn spawn_join(unit: Duration, sleep: Sleep) -> crate::Result<Run> {
             .map_err(|_| "a spawned function panicked".to_string())?;
     }
     let elapsed = start.elapsed();
+    // ANCHOR_END: spawn_join
     drop(lines);
     Ok(Run {
         sleep,
