@@ -15,24 +15,7 @@ const LOG_WAIT: Duration = Duration::from_secs(10);
 #[test]
 fn a_thousand_coroutine_clients_are_served_at_once_on_a_few_threads() {
     let server = common::serve("coroutine-spawn", &["--workers", "2"]);
-    let addr = server.addr().to_string();
-    let out = common::client(
-        "coroutine-spawn",
-        &[
-            "--addr", &addr, "--conns", "1000", "--rounds", "5", "--json",
-        ],
-        b"",
-    );
-    let s = common::summary(&out);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        (s.established, s.rounds, s.mismatches, s.errors),
-        (1000, 5000, 0, 0)
-    );
+    common::load_passes("coroutine-spawn", server.addr(), 1000, 5);
     // Two workers, may's timer thread and main: no thread per connection.
     let threads = lab::procfs::status(server.pid()).unwrap().threads;
     assert_eq!(threads, 4, "{}", server.log_text());
@@ -169,37 +152,12 @@ fn every_connection_coroutine_stays_within_half_its_stack() {
 #[test]
 fn interactive_client_reads_each_reply_by_length() {
     let server = common::serve("coroutine-spawn", &[]);
-    let addr = server.addr().to_string();
-    let out = common::client(
-        "coroutine-spawn",
-        &["--addr", &addr],
-        b"hello\n\n  world \n",
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        ">>: HELLO\n>>: >>: WORLD\n>>: \n"
-    );
+    common::interactive_client_works("coroutine-spawn", server.addr());
 }
 
 #[test]
 fn load_client_fails_on_a_wrong_reply_and_when_nobody_listens() {
-    // A server that echoes without upper-casing: every reply mismatches.
-    let echo = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = echo.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in echo.incoming().take(2).flatten() {
-            let mut writer = stream.try_clone().unwrap();
-            let mut reader = stream;
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut reader, &mut writer);
-            });
-        }
-    });
+    let addr = common::echo_without_upper(2).to_string();
     let args = ["--addr", &addr, "--conns", "2", "--rounds", "3", "--json"];
     let out = common::client("coroutine-spawn", &args, b"");
     let s = common::summary(&out);
