@@ -2,7 +2,8 @@
 //!
 //! Two measurements: how long three sleeping coroutines take when they sleep cooperatively
 //! and when they block their worker; and what a coroutine per connection costs next to a
-//! thread per connection under the same 1000 clients (threads and memory from `/proc`).
+//! thread per connection under the same 1000 clients: threads, peak memory and context
+//! switches per round trip, all read from `/proc`.
 
 use super::{start_server, watch};
 use crate::procfs;
@@ -28,7 +29,8 @@ pub fn section_1(lab: &Path) -> crate::Result<()> {
         "f1, f2, f3 sleep 3, 2 and 5 units on ONE worker thread, as gevent runs on one thread\n\
          may::coroutine::sleep parks only the coroutine: f2 wakes first, all done in ~5 units\n\
          std::thread::sleep blocks the worker: one function at a time, ~10 units\n\
-         then 1000 clients: a coroutine per connection keeps a handful of threads",
+         then 1000 clients: a coroutine per connection keeps a handful of threads, and its\n\
+         waits are switched in user space, where the kernel counts no context switch",
     );
     let (cooperative, blocking) = spawn_and_join()?;
 
@@ -37,29 +39,31 @@ pub fn section_1(lab: &Path) -> crate::Result<()> {
     let threads = under_load(lab, "blocking-io", &["--mode", "thread"])?;
 
     println!(
-        "  {:<28} {:>8} {:>12} {:>12} {:>14}",
-        "server", "threads", "peak RSS", "round trips/s", "CPU per trip"
+        "  {:<28} {:>8} {:>10} {:>26}",
+        "server", "threads", "peak RSS", "context switches per trip"
     );
     for load in [&coroutines, &threads] {
         println!(
-            "  {:<28} {:>8} {:>9.1} MiB {:>12.0} {:>11.1} µs",
+            "  {:<28} {:>8} {:>6.1} MiB {:>26.2}",
             load.name,
             load.peak_threads,
             load.peak_rss_kib as f64 / 1024.0,
-            load.summary.rps,
-            load.cpu_per_trip_us()
+            load.switches_per_trip()
         );
     }
     println!(
         "=> measured: spawn/join took {:.1} units cooperative vs {:.1} units blocking; \
-         under {CLIENTS} connections coroutine-spawn ran {} threads ({:.1} MiB), \
-         blocking-io --mode thread {} threads ({:.1} MiB)",
+         under {CLIENTS} connections coroutine-spawn ran {} threads ({:.1} MiB, {:.2} \
+         context switches per round trip), blocking-io --mode thread {} threads ({:.1} MiB, \
+         {:.2})",
         cooperative,
         blocking,
         coroutines.peak_threads,
         coroutines.peak_rss_kib as f64 / 1024.0,
+        coroutines.switches_per_trip(),
         threads.peak_threads,
-        threads.peak_rss_kib as f64 / 1024.0
+        threads.peak_rss_kib as f64 / 1024.0,
+        threads.switches_per_trip()
     );
     Ok(())
 }
@@ -87,14 +91,37 @@ struct Load {
     name: String,
     peak_threads: u64,
     peak_rss_kib: u64,
-    cpu: Duration,
+    /// Context switches of the server's threads during the load (see [`context_switches`]).
+    switches: u64,
     summary: Summary,
 }
 
 impl Load {
-    fn cpu_per_trip_us(&self) -> f64 {
-        self.cpu.as_secs_f64() * 1e6 / self.summary.rounds.max(1) as f64
+    fn switches_per_trip(&self) -> f64 {
+        self.switches as f64 / self.summary.rounds.max(1) as f64
     }
+}
+
+/// Context switches so far, summed over the threads of `pid` that are alive now
+/// (`voluntary_ctxt_switches` + `nonvoluntary_ctxt_switches` of each `/proc/PID/task/*`).
+///
+/// A thread that blocks in `recv` is switched out by the kernel each time; a coroutine that
+/// parks is switched in user space, which the kernel never counts. That difference, not
+/// memory, is what a thread per connection costs on every round trip.
+fn context_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
 }
 
 /// Starts `krate`'s server, runs the coroutine load client against it and samples the
@@ -103,7 +130,7 @@ fn under_load(lab: &Path, krate: &str, args: &[&str]) -> crate::Result<Load> {
     let server = start_server(lab, krate, args)?;
     server.quiet();
     let pid = server.pid();
-    let cpu_before = procfs::cpu_time(pid)?;
+    let switches_before = context_switches(pid);
     let mut client = Command::new(lab)
         .args([
             "client",
@@ -118,13 +145,14 @@ fn under_load(lab: &Path, krate: &str, args: &[&str]) -> crate::Result<Load> {
     // Sampling, not synchronisation: the thread count is only visible while clients are
     // connected, so look a few times a second until the client is done (bounded).
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut peak_threads = 0;
+    let (mut peak_threads, mut switches) = (0, 0);
     while client.try_wait()?.is_none() && Instant::now() < deadline {
         peak_threads = peak_threads.max(procfs::status(pid)?.threads);
+        // Read while the connection threads still exist: they take their counts with them.
+        switches = switches.max(context_switches(pid).saturating_sub(switches_before));
         std::thread::sleep(Duration::from_millis(50));
     }
     let output = client.wait_with_output()?;
-    let cpu = procfs::cpu_time(pid)?.saturating_sub(cpu_before);
     let status = procfs::status(pid)?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let line = stdout.lines().last().unwrap_or_default();
@@ -142,7 +170,7 @@ fn under_load(lab: &Path, krate: &str, args: &[&str]) -> crate::Result<Load> {
         name: format!("{krate} {}", args.join(" ")),
         peak_threads,
         peak_rss_kib: status.hwm_kib,
-        cpu,
+        switches,
         summary,
     })
 }
