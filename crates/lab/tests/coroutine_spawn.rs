@@ -158,3 +158,31 @@ fn every_connection_coroutine_leaves_most_of_its_stack_free() {
         coroutine_spawn::runtime::DEFAULT_STACK
     );
 }
+
+#[test]
+fn interactive_client_reads_each_reply_by_length() {
+    let server = common::serve("coroutine-spawn", &[]);
+    common::interactive_client_works("coroutine-spawn", server.addr());
+}
+
+#[test]
+fn load_client_fails_on_a_wrong_reply_and_when_nobody_listens() {
+    let addr = common::echo_without_upper(2).to_string();
+    let args = ["--addr", &addr, "--conns", "2", "--rounds", "3", "--json"];
+    let out = common::client("coroutine-spawn", &args, b"");
+    let s = common::summary(&out);
+    assert!(!out.status.success());
+    assert_eq!((s.rounds, s.mismatches), (6, 6));
+
+    // Bind, learn a free port, close it: nobody listens there now.
+    let gone = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let args = ["--addr", &gone, "--conns", "3", "--json"];
+    let out = common::client("coroutine-spawn", &args, b"");
+    let s = common::summary(&out);
+    assert!(!out.status.success());
+    assert_eq!((s.established, s.errors), (0, 3));
+}
