@@ -41,7 +41,8 @@ use std::sync::{Mutex, OnceLock};
 /// compiler) on one of these stacks.
 pub const DEFAULT_STACK: usize = 16 * 1024;
 
-/// Smallest stack accepted: a page for the frames plus a page for the buffer.
+/// Smallest stack accepted: two pages, which still hold a debug build's deepest connection
+/// (about 7 KiB); one page would not.
 pub const MIN_STACK: usize = 8 * 1024;
 
 /// Largest stack accepted: the size of a thread's stack; beyond it a thread is the better tool.
@@ -131,8 +132,9 @@ pub fn init(runtime: Runtime) -> crate::Result<()> {
     config.set_stack_size(runtime.stack_words());
     config.set_worker_pin(runtime.pin_workers);
     // ANCHOR_END: configure
-    // Set above or not at all: nothing could have started the scheduler before this line
-    // except another `init`, which the lock and `STARTED` exclude.
+    // `STARTED` was empty when checked above, under the lock, so this cannot fail. (Code
+    // that used `may` before this `init` would already have started the scheduler with the
+    // defaults; the server and the client call `init` before anything else.)
     let _ = STARTED.set(runtime);
     // Start the scheduler now, with a coroutine that does nothing: its start-up (threads,
     // epoll, a pool of ready-made coroutine stacks) then happens here, and is not charged to
@@ -169,9 +171,10 @@ mod tests {
     #[test]
     fn stack_words_are_whole_pages_and_even_unless_measuring() {
         let mut rt = Runtime::per_core();
-        assert_eq!(rt.stack_words(), DEFAULT_STACK / 8);
+        let word = std::mem::size_of::<usize>();
+        assert_eq!(rt.stack_words(), DEFAULT_STACK / word);
         rt.stack_bytes = 10_000;
-        assert_eq!(rt.stack_words(), 12 * 1024 / 8);
+        assert_eq!(rt.stack_words(), 12 * 1024 / word);
         assert_eq!(rt.stack_words() % 2, 0);
         rt.measure_stack = true;
         assert_eq!(
