@@ -20,6 +20,12 @@ pub struct Model {
 /// Every model crate, in the order of the notes.
 pub const MODELS: &[Model] = &[
     Model {
+        krate: "coroutine-spawn",
+        section: "一, gevent's spawn/join on may coroutines",
+        server: coroutine_spawn::server_main::<Vec<OsString>, OsString>,
+        client: coroutine_spawn::client_main::<Vec<OsString>, OsString>,
+    },
+    Model {
         krate: "blocking-io",
         section: "二 and 三, blocking I/O",
         server: blocking_io::server_main::<Vec<OsString>, OsString>,

@@ -42,6 +42,13 @@ pub const POOL_WORKERS: usize = 4;
 /// Every server variant, in the order of the notes.
 pub const VARIANTS: &[Variant] = &[
     Variant {
+        // A worker per core (its default), 16 KiB stacks, workers not pinned to cores.
+        name: "coroutine-spawn/may",
+        krate: "coroutine-spawn",
+        args: &[],
+        cap: None,
+    },
+    Variant {
         name: "blocking-io/iterative",
         krate: "blocking-io",
         args: &["--mode", "iterative"],

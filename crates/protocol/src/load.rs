@@ -259,7 +259,11 @@ mod tests {
         let s = a.summary(2, Duration::from_secs(1));
         assert_eq!((s.rounds, s.bytes, s.mismatches), (2, 128, 0));
         assert!(s.passed());
-        assert!((297..=303).contains(&s.max_us), "max {} is not 300 µs within 1%", s.max_us);
+        assert!(
+            (297..=303).contains(&s.max_us),
+            "max {} is not 300 µs within 1%",
+            s.max_us
+        );
         let back: Summary = serde_json::from_str(&s.line(true)).unwrap();
         assert_eq!(back, s);
 

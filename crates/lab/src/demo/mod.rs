@@ -5,6 +5,7 @@
 //! that makes the section's point on this machine.
 
 mod blocking_io;
+mod coroutine_spawn;
 mod nonblocking_io;
 
 use crate::process::ServerProcess;
@@ -24,6 +25,11 @@ pub struct Section {
 
 /// Every demo, in the order of the notes.
 pub const SECTIONS: &[Section] = &[
+    Section {
+        number: 1,
+        title: "一 gevent's spawn/join and server, on may coroutines",
+        run: coroutine_spawn::section_1,
+    },
     Section {
         number: 2,
         title: "二 wait data and copy data: the iterative server",

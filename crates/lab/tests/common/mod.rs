@@ -116,3 +116,35 @@ pub fn check_load_client_fails_when_nobody_listens(krate: &str) {
     assert!(!out.status.success(), "{krate}");
     assert_eq!((s.established, s.errors), (0, 3), "{krate}");
 }
+
+/// Runs `krate`'s load client against `addr` with `conns` connections of `rounds` round trips
+/// each, and asserts that every connection was established and every reply verified.
+pub fn load_passes(
+    krate: &str,
+    addr: std::net::SocketAddr,
+    conns: usize,
+    rounds: u64,
+) -> protocol::load::Summary {
+    let (addr, conns_arg, rounds_arg) = (addr.to_string(), conns.to_string(), rounds.to_string());
+    let args = [
+        "--addr",
+        &addr,
+        "--conns",
+        &conns_arg,
+        "--rounds",
+        &rounds_arg,
+        "--json",
+    ];
+    let out = client(krate, &args, b"");
+    let s = summary(&out);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        (s.established, s.rounds, s.mismatches, s.errors),
+        (conns as u64, conns as u64 * rounds, 0, 0)
+    );
+    s
+}
