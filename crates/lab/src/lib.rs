@@ -6,8 +6,10 @@
 //! - [`procfs`]: what Linux says about a process (CPU time, memory, threads, children).
 //! - [`scenarios`]: what every server must survive, as functions the tests call.
 //! - [`demo`]: `cargo lab demo-all`.
+//! - [`docs`]: `cargo lab docs`, the book's build and its checks.
 
 pub mod demo;
+pub mod docs;
 pub mod models;
 pub mod process;
 pub mod procfs;

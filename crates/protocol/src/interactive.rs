@@ -8,6 +8,7 @@
 
 use std::io::{self, BufRead, Read, Write};
 
+// ANCHOR: prompt
 /// Runs the `>>: ` loop until `input` ends. An empty line asks again, as in the notes.
 pub fn run<S: Read + Write>(
     stream: &mut S,
@@ -40,6 +41,7 @@ pub fn run<S: Read + Write>(
         writeln!(output, "{}", String::from_utf8_lossy(&reply))?;
     }
 }
+// ANCHOR_END: prompt
 
 #[cfg(test)]
 mod tests {
