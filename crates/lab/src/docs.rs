@@ -47,27 +47,75 @@ pub fn run(book: &Path) -> crate::Result<()> {
     let book = book
         .canonicalize()
         .map_err(|e| format!("no book at {}: {e}", book.display()))?;
+    let out = book.join(build_dir(&book));
     let mut problems = check_sources(&book.join("src"))?;
 
+    // mdBook 0.5 writes over its build directory without emptying it, so the page of a
+    // chapter that was removed or renamed would stay, and links to it would look fine.
+    remove_old_build(&out)?;
     let log = build(&book)?;
     problems.extend(problems_in_log(&log, &book.join("book.toml")));
-    problems.extend(check_html(&book.join("book"))?);
+    problems.extend(check_html(&out)?);
 
     if problems.is_empty() {
         println!(
             "docs: built {} and checked its includes, anchors and links",
-            book.join("book").display()
+            out.display()
         );
         return Ok(());
     }
-    for problem in &problems {
-        eprintln!("docs: {problem}");
+    // The same broken link appears in its chapter and again in print.html, sometimes several
+    // times: say each once, with a count.
+    let mut counted: Vec<(Problem, usize)> = Vec::new();
+    for problem in problems {
+        match counted.iter_mut().find(|(seen, _)| *seen == problem) {
+            Some((_, count)) => *count += 1,
+            None => counted.push((problem, 1)),
+        }
     }
-    Err(format!("{} problem(s) in the book", problems.len()).into())
+    for (problem, count) in &counted {
+        let times = if *count > 1 {
+            format!(" ({count} times)")
+        } else {
+            String::new()
+        };
+        eprintln!("docs: {problem}{times}");
+    }
+    Err(format!("{} problem(s) in the book", counted.len()).into())
+}
+
+/// The build directory `book.toml` names (`[build] build-dir`), `book` by default.
+pub fn build_dir(book: &Path) -> String {
+    let toml = std::fs::read_to_string(book.join("book.toml")).unwrap_or_default();
+    toml.lines()
+        .filter_map(|line| line.trim().strip_prefix("build-dir"))
+        .filter_map(|rest| rest.trim_start().strip_prefix('='))
+        .map(|value| value.trim().trim_matches('"').to_string())
+        .next()
+        .unwrap_or_else(|| "book".to_string())
+}
+
+/// Deletes a previous build, but only a directory that looks like one (it has mdBook's
+/// `index.html`), so a wrong `--book` or `build-dir` cannot delete anything else.
+fn remove_old_build(out: &Path) -> crate::Result<()> {
+    if out.join("index.html").is_file() {
+        std::fs::remove_dir_all(out)
+            .map_err(|e| format!("cannot remove the old build {}: {e}", out.display()))?;
+    }
+    Ok(())
 }
 
 /// Runs `mdbook build BOOK`, echoes its log and returns it. A failed build is an error.
 fn build(book: &Path) -> crate::Result<String> {
+    if let Ok(version) = Command::new("mdbook").arg("--version").output() {
+        let version = String::from_utf8_lossy(&version.stdout);
+        if !version.contains(MDBOOK_VERSION) {
+            println!(
+                "note: {} found; the book and this checker were tested with mdbook v{MDBOOK_VERSION}",
+                version.trim()
+            );
+        }
+    }
     println!("$ mdbook build {}", book.display());
     let output = Command::new("mdbook")
         .arg("build")
@@ -426,8 +474,14 @@ fn check_link(
         target = target.join("index.html");
     }
     if !target.is_file() {
+        // A chapter's page is missing when its .md is missing or not listed in SUMMARY.md.
+        let hint = if target.extension().is_some_and(|e| e == "html") {
+            " (is its .md written and listed in SUMMARY.md?)"
+        } else {
+            ""
+        };
         return Some(format!(
-            "broken link `{link}`: {} does not exist",
+            "broken link `{link}`: {} does not exist{hint}",
             target.display()
         ));
     }
@@ -676,6 +730,29 @@ mod tests {
         assert!(messages[1].contains("`b.html#nope`") && messages[1].contains("no element"));
         assert!(messages[2].contains("`#also-nope`"));
         assert!(messages[3].contains("`figures/gone.svg`"));
+    }
+
+    #[test]
+    fn the_build_dir_comes_from_book_toml() {
+        let dir = Scratch::new();
+        assert_eq!(build_dir(&dir.0), "book", "no book.toml: mdBook's default");
+        dir.write(
+            "book.toml",
+            "[book]\ntitle = \"t\"\n[build]\nbuild-dir = \"out/html\"\n",
+        );
+        assert_eq!(build_dir(&dir.0), "out/html");
+    }
+
+    #[test]
+    fn only_a_previous_build_is_removed() {
+        let dir = Scratch::new();
+        dir.write("notes/keep.md", "mine");
+        remove_old_build(&dir.0.join("notes")).unwrap();
+        assert!(dir.0.join("notes/keep.md").is_file(), "not a build: kept");
+        dir.write("book/index.html", "<p>old</p>");
+        dir.write("book/stale.html", "<p>old</p>");
+        remove_old_build(&dir.0.join("book")).unwrap();
+        assert!(!dir.0.join("book").exists());
     }
 
     #[test]
