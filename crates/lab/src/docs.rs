@@ -356,8 +356,8 @@ pub fn ids_in(html: &str) -> HashSet<String> {
 }
 
 /// Values of `name="..."` (or `name='...'`) attributes, entity-decoded. A plain scan, not a
-/// parser: mdBook's output quotes every attribute, and a word like `hidden` only counts when
-/// it stands alone before `=` (`data-href=` is not `href=`).
+/// parser: mdBook's output quotes every attribute, and a name counts only with whitespace
+/// before it and `=` after it (`data-href=` is not `href=`, and `hidden` holds no `id`).
 fn attribute_values(html: &str, name: &str) -> Vec<String> {
     let bytes = html.as_bytes();
     let mut values = Vec::new();
