@@ -70,6 +70,7 @@ fn one_connection(addr: std::net::SocketAddr, plan: &LoadPlan, conn: u64, start:
     let mut messages = Messages::new(plan.seed, conn);
     let mut message = vec![0; plan.size];
     let mut reply = vec![0; plan.size];
+    // ANCHOR: exchange
     while !plan.finished(tally.rounds, start.elapsed()) {
         messages.fill(&mut message);
         let sent_at = Instant::now();
@@ -89,5 +90,6 @@ fn one_connection(addr: std::net::SocketAddr, plan: &LoadPlan, conn: u64, start:
             reply_matches(&message, &reply),
         );
     }
+    // ANCHOR_END: exchange
     tally
 }

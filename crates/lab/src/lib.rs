@@ -7,8 +7,10 @@
 //! - [`scenarios`]: what every server must survive, as functions the tests call.
 //! - [`late_reader`]: a client that reads late, and how many reply bytes it got back.
 //! - [`demo`]: `cargo lab demo-all`.
+//! - [`docs`]: `cargo lab docs`, the book's build and its checks.
 
 pub mod demo;
+pub mod docs;
 pub mod late_reader;
 pub mod models;
 pub mod process;

@@ -6,6 +6,7 @@
 //! cargo lab variants                      # the table of server variants
 //! cargo lab serve blocking-io --mode pool # any crate's server, with its own flags
 //! cargo lab client blocking-io --conns 100 --duration 2
+//! cargo lab docs                          # build the book in docs/ and check it
 //! ```
 //!
 //! Five crates each have a binary called `server`; cargo writes them all to `target/*/server`,
@@ -51,6 +52,12 @@ enum Command {
     },
     /// List every server variant the demos, tests and benchmark use.
     Variants,
+    /// Build the book (`mdbook build docs`) and check its includes, anchors and links.
+    Docs {
+        /// The book's directory (with `book.toml`); the workspace's `docs/` by default.
+        #[arg(long)]
+        book: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -77,6 +84,10 @@ fn main() -> ExitCode {
                 );
             }
             ExitCode::SUCCESS
+        }
+        Command::Docs { book } => {
+            let book = book.unwrap_or_else(lab::docs::default_book_dir);
+            protocol::exit_code("docs", lab::docs::run(&book))
         }
     }
 }

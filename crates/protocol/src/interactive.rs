@@ -20,6 +20,7 @@ pub fn connect(addr: SocketAddr) -> io::Result<()> {
     run(&mut stream, io::stdin().lock(), io::stdout())
 }
 
+// ANCHOR: prompt
 /// Runs the `>>: ` loop until `input` ends. An empty line asks again, as in the notes.
 pub fn run<S: Read + Write>(
     stream: &mut S,
@@ -52,6 +53,7 @@ pub fn run<S: Read + Write>(
         writeln!(output, "{}", String::from_utf8_lossy(&reply))?;
     }
 }
+// ANCHOR_END: prompt
 
 #[cfg(test)]
 mod tests {
