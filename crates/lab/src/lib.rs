@@ -6,9 +6,13 @@
 //! - [`procfs`]: what Linux says about a process (CPU time, memory, threads, children).
 //! - [`scenarios`]: what every server must survive, as functions the tests call.
 //! - [`demo`]: `cargo lab demo-all`.
+//! - [`phases`]: `cargo lab phases`, each model's wait data and copy data timed with the
+//!   kernel's receive timestamps (Linux only).
 
 pub mod demo;
 pub mod models;
+#[cfg(target_os = "linux")]
+pub mod phases;
 pub mod process;
 pub mod procfs;
 pub mod scenarios;

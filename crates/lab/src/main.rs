@@ -6,6 +6,7 @@
 //! cargo lab variants                      # the table of server variants
 //! cargo lab serve blocking-io --mode pool # any crate's server, with its own flags
 //! cargo lab client blocking-io --conns 100 --duration 2
+//! cargo lab phases                        # wait data vs copy data, timed, per model
 //! ```
 //!
 //! Five crates each have a binary called `server`; cargo writes them all to `target/*/server`,
@@ -51,6 +52,20 @@ enum Command {
     },
     /// List every server variant the demos, tests and benchmark use.
     Variants,
+    /// Time each model's wait data and copy data with kernel receive timestamps (Linux):
+    /// print the table, write the book's page and figures.
+    Phases {
+        /// How long the client thinks before sending each message.
+        #[arg(long, default_value_t = 2)]
+        think_ms: u64,
+        /// Messages per model.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        samples: u64,
+        /// Where the page goes (`phases.md`, figures in `figures/`) [default: the
+        /// workspace's docs/src].
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -78,5 +93,40 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Phases {
+            think_ms,
+            samples,
+            out,
+        } => protocol::exit_code("phases", phases(think_ms, samples, out)),
     }
+}
+
+/// `lab phases`: Linux only, and saying so elsewhere rather than failing to build.
+#[cfg(target_os = "linux")]
+fn phases(think_ms: u64, samples: u64, out: Option<std::path::PathBuf>) -> lab::Result<()> {
+    let mut command = format!("cargo lab phases --think-ms {think_ms} --samples {samples}");
+    if let Some(out) = &out {
+        command.push_str(&format!(" --out {}", out.display()));
+    }
+    let out = match out {
+        Some(out) => out,
+        // The book of the workspace this binary was built from, wherever it is run from.
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/src"),
+    };
+    lab::phases::run(&lab::phases::Options {
+        think: std::time::Duration::from_millis(think_ms),
+        samples: samples as usize,
+        out,
+        command,
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn phases(_: u64, _: u64, _: Option<std::path::PathBuf>) -> lab::Result<()> {
+    Err(format!(
+        "needs Linux's receive timestamps (SO_TIMESTAMPNS), and this is {}: the rest of \
+         the lab works as usual",
+        std::env::consts::OS
+    )
+    .into())
 }
