@@ -56,8 +56,8 @@ fn two_phases() -> crate::Result<String> {
         duration(p.wait)
     );
     println!(
-        "  phases   | copy data 拷贝数据: {:>9}  the packet in the socket -> recv returns with \
-         the bytes",
+        "  phases   | copy data 拷贝数据: {:>9}  arrival -> recv returns with the bytes (wake-up \
+         and copy: one step)",
         duration(p.copy)
     );
     Ok(format!(

@@ -8,6 +8,7 @@ use super::report::{self, Row};
 use super::{svg, Options};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Writes the page and the figures under `options.out`; returns the files written.
 pub fn write(options: &Options, rows: &[Row]) -> crate::Result<Vec<PathBuf>> {
@@ -44,7 +45,8 @@ pub fn markdown(options: &Options, rows: &[Row], sources: &str) -> String {
          before sending each of {n} messages ({len} bytes over 127.0.0.1), and the receiver \
          records four instants per message:\n\n\
          1. it starts waiting;\n\
-         2. the data reaches the socket: the kernel's receive timestamp (`SO_TIMESTAMPNS`);\n\
+         2. the data reaches the host: the kernel's receive timestamp (`SO_TIMESTAMPNS`), \
+         taken as the packet enters the kernel's receive path;\n\
          3. it is told it can go on: a poller returns, a coroutine resumes, a callback runs;\n\
          4. the bytes are in its buffer.\n\n\
          Wait data is ① → ②. What follows is a few microseconds, in an order that is the \
@@ -68,11 +70,11 @@ pub fn markdown(options: &Options, rows: &[Row], sources: &str) -> String {
     md.push_str(
         "\n![Every model's median message: the wait, and what follows the arrival magnified]\
          (figures/phases-all.svg)\n\n\
-         What to see: the wait is the client's think time for every model; no model makes the \
-         data come sooner. The models differ in what they do meanwhile (sleep, spin, serve \
-         others) and in how long it takes, once the data is there, to have it in hand: \
-         longest where another thread must be woken to hand it over.\n\n\
-         ## Each model\n\n\
+         What this run shows:\n\n",
+    );
+    md.push_str(&observations(options, rows));
+    md.push_str(
+        "\n## Each model\n\n\
          Each receive below is the function the lab ran, receiving one message the way that \
          model's server does, with the same library.\n",
     );
@@ -130,6 +132,82 @@ pub fn markdown(options: &Options, rows: &[Row], sources: &str) -> String {
          models' p99 suffer most, and what do they have in common?\n",
     );
     md
+}
+
+/// What this run's numbers say, in words: written from the numbers, so it stays true when
+/// the page is redone on another machine.
+fn observations(options: &Options, rows: &[Row]) -> String {
+    let stats = |slug: &str| {
+        rows.iter()
+            .find(|r| r.model.slug == slug)
+            .and_then(|r| r.stats.as_ref().ok())
+    };
+    let d = report::duration;
+    let mut out = String::new();
+    // The wait: the think time, unless the receiver took the client's CPU.
+    let late: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.stats.as_ref().ok().map(|s| (r.model.name, s.wait.p50)))
+        .filter(|(_, wait)| *wait > options.think + Duration::from_millis(1))
+        .map(|(name, wait)| format!("{name} ({})", d(wait)))
+        .collect();
+    let _ = write!(
+        out,
+        "- Wait data is the client's think time ({}) plus its wake-up and send: no model \
+         makes the data come sooner, they differ in what they do meanwhile.",
+        d(options.think)
+    );
+    if late.is_empty() {
+        out.push('\n');
+    } else {
+        let _ = writeln!(
+            out,
+            " Longer here: {}. A receiver that spins holds a core the client needs to send \
+             on, the notes' warning about non-blocking I/O (大规模占用CPU做无用操作), measured.",
+            late.join(", ")
+        );
+    }
+    if let Some(busy) = stats("nonblocking") {
+        if let Some(notified) = busy.notification {
+            let _ = writeln!(
+                out,
+                "- The busy loop asks {} times per message in vain, yet sees the data only {} \
+                 after the stamp: the stamp is taken as the packet enters the kernel's receive \
+                 path, and TCP's own processing comes after it. Every model pays that; a \
+                 notification longer than it is the model's own cost.",
+                busy.wasted,
+                d(notified.p50)
+            );
+        }
+    }
+    if let (Some(blocking), Some(select)) = (stats("blocking"), stats("select")) {
+        let _ = writeln!(
+            out,
+            "- A blocking recv cannot be split: the kernel wakes the thread and the thread \
+             copies in the same call ({} from the arrival). select splits the same span into \
+             a notification ({}) and a copy that is a call of its own ({}).",
+            d(blocking.copy.p50),
+            d(select.notification.map_or(Duration::ZERO, |n| n.p50)),
+            d(select.copy.p50)
+        );
+    }
+    let mut after: Vec<(&str, Duration)> = rows
+        .iter()
+        .filter_map(|r| r.stats.as_ref().ok().map(|s| (r.model.name, s.after.p50)))
+        .collect();
+    after.sort_by_key(|(_, span)| *span);
+    if let (Some(first), Some(last)) = (after.first(), after.last()) {
+        let _ = writeln!(
+            out,
+            "- From the arrival to the bytes in hand: quickest {} ({}), slowest {} ({}); next \
+             to the wait, every one of them is a sliver (see the figures' zoom).",
+            first.0,
+            d(first.1),
+            last.0,
+            d(last.1)
+        );
+    }
+    out
 }
 
 /// The path from the page's folder to the phases sources, for mdBook's `#include`.
