@@ -55,8 +55,9 @@ enum Command {
     /// Time each model's wait data and copy data with kernel receive timestamps (Linux):
     /// print the table, write the book's page and figures.
     Phases {
-        /// How long the client thinks before sending each message.
-        #[arg(long, default_value_t = 2)]
+        /// How long the client thinks before sending each message (at most 5 s: every wait
+        /// in the lab gives up after 10).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=5_000))]
         think_ms: u64,
         /// Messages per model.
         #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=100_000))]

@@ -70,10 +70,11 @@ pub fn receive_select(socket: &impl AsRawFd, buf: &mut [u8]) -> io::Result<Recei
                 &mut timeout,
             )
         };
+        let error = io::Error::last_os_error(); // errno, read at once; meaningful if -1
         let notified = RealTime::now(); // select returned: the program is told
         match ready {
-            -1 if io::Error::last_os_error().kind() == ErrorKind::Interrupted => continue,
-            -1 => return Err(io::Error::last_os_error()),
+            -1 if error.kind() == ErrorKind::Interrupted => continue,
+            -1 => return Err(error),
             0 => return Err(stuck()),
             _ => {}
         }
