@@ -112,7 +112,12 @@ fn phases(think_ms: u64, samples: u64, out: Option<std::path::PathBuf>) -> lab::
     let out = match out {
         Some(out) => out,
         // The book of the workspace this binary was built from, wherever it is run from.
-        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/src"),
+        None => {
+            let lab_crate = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+            // crates/lab -> the workspace root (where cargo put this crate, so it exists).
+            let root = lab_crate.ancestors().nth(2).unwrap_or(lab_crate);
+            root.join("docs/src")
+        }
     };
     lab::phases::run(&lab::phases::Options {
         think: std::time::Duration::from_millis(think_ms),

@@ -19,7 +19,11 @@ pub fn section_2(lab: &Path) -> crate::Result<()> {
     let server = start_server(lab, "blocking-io", &["--mode", "iterative"])?;
     let waited = late_client_wait(server.addr(), 1, HOLD)?;
     drop(server);
-    let phases = two_phases()?;
+    // Receive timestamps may be refused here; that costs this part of the demo, not the rest.
+    let phases = two_phases().unwrap_or_else(|err| {
+        println!("  phases   | cannot time the two phases on this machine: {err}");
+        String::new()
+    });
     println!(
         "=> measured: the late client waited {:.0} ms for its reply; client A stayed {:.0} ms{phases}",
         waited.as_secs_f64() * 1e3,
@@ -69,8 +73,7 @@ fn two_phases() -> crate::Result<String> {
 
 #[cfg(not(target_os = "linux"))]
 fn two_phases() -> crate::Result<String> {
-    println!("  phases   | timing the two phases needs Linux receive timestamps: skipped here");
-    Ok(String::new())
+    Err("it needs Linux's receive timestamps (SO_TIMESTAMPNS)".into())
 }
 
 /// 三: more threads, same model: the wait moves, it does not go away.

@@ -55,6 +55,7 @@ pub fn markdown(options: &Options, rows: &[Row], sources: &str) -> String {
          `recv`, an io_uring completion).\n\n\
          - Machine: {machine}\n\
          - Date: {date}\n\
+         - Load: {load} (other work on the machine stretches the tails)\n\
          - Command: `{command}`\n\n\
          ## Every model\n\n",
         think = report::duration(options.think),
@@ -62,6 +63,7 @@ pub fn markdown(options: &Options, rows: &[Row], sources: &str) -> String {
         len = super::pace::MESSAGE.len(),
         machine = machine(),
         date = utc_now(),
+        load = load(),
         command = options.command,
     );
     md.push_str(&report::table(rows));
@@ -124,8 +126,9 @@ pub fn markdown(options: &Options, rows: &[Row], sources: &str) -> String {
          and stops, and the rest of the lab works as before. Where io_uring is not allowed \
          (many containers), that row says so and the others are measured.\n\n\
          ## Exercises\n\n\
-         1. Run it with `--think-ms 0`. Which models still show a wait, and why is the busy \
-         loop's notification now the shortest?\n\
+         1. Run it with `--think-ms 0`: the client sends as soon as the receiver says it \
+         waits. What is left of wait data, and which models now find the data already there \
+         when they first ask (look at EAGAIN / msg)?\n\
          2. Make `MESSAGE` in `crates/lab/src/phases/pace.rs` 1000 bytes long. Which column \
          grows, and is it by the same amount for every model?\n\
          3. Keep every core busy (one `yes > /dev/null` per core) while it runs. Which \
@@ -256,6 +259,17 @@ fn machine() -> String {
         },
     );
     format!("{cpu}, {cores} cores, {kernel}")
+}
+
+/// The 1-minute load average, as `/proc/loadavg` says: how busy the machine was.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|text| text.split_whitespace().next().map(str::to_string))
+        .map_or_else(
+            || "unknown".to_string(),
+            |one| format!("1-minute load average {one}"),
+        )
 }
 
 /// Now as `YYYY-MM-DD HH:MM UTC`.
