@@ -8,11 +8,15 @@
 //! - [`late_reader`]: a client that reads late, and how many reply bytes it got back.
 //! - [`demo`]: `cargo lab demo-all`.
 //! - [`docs`]: `cargo lab docs`, the book's build and its checks.
+//! - [`phases`]: `cargo lab phases`, each model's wait data and copy data timed with the
+//!   kernel's receive timestamps (Linux only).
 
 pub mod demo;
 pub mod docs;
 pub mod late_reader;
 pub mod models;
+#[cfg(target_os = "linux")]
+pub mod phases;
 pub mod process;
 pub mod procfs;
 pub mod scenarios;
