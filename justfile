@@ -20,6 +20,14 @@ server CRATE *ARGS:
 client CRATE *ARGS:
     cargo run -q -p {{CRATE}} --bin client -- {{ARGS}}
 
+# Build the book in docs/ and check its includes, anchors and links (needs mdbook).
+docs:
+    cargo lab docs
+
+# Serve the book on localhost, rebuilding on every save.
+serve-docs:
+    mdbook serve docs
+
 # Formatting and lints, as CI checks them.
 lint:
     cargo fmt --all -- --check

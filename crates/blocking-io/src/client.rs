@@ -15,12 +15,7 @@ const STACK_SIZE: usize = 64 * 1024;
 
 pub fn run(opts: &ClientOpts) -> crate::Result<()> {
     match opts.mode()? {
-        ClientMode::Interactive => {
-            let mut stream = TcpStream::connect(opts.addr)?;
-            stream.set_nodelay(true)?;
-            protocol::interactive::run(&mut stream, std::io::stdin().lock(), std::io::stdout())?;
-            Ok(())
-        }
+        ClientMode::Interactive => Ok(protocol::interactive::connect(opts.addr)?),
         ClientMode::Load(plan) => load(opts.addr, &plan),
     }
 }
@@ -75,6 +70,7 @@ fn one_connection(addr: std::net::SocketAddr, plan: &LoadPlan, conn: u64, start:
     let mut messages = Messages::new(plan.seed, conn);
     let mut message = vec![0; plan.size];
     let mut reply = vec![0; plan.size];
+    // ANCHOR: exchange
     while !plan.finished(tally.rounds, start.elapsed()) {
         messages.fill(&mut message);
         let sent_at = Instant::now();
@@ -94,5 +90,6 @@ fn one_connection(addr: std::net::SocketAddr, plan: &LoadPlan, conn: u64, start:
             reply_matches(&message, &reply),
         );
     }
+    // ANCHOR_END: exchange
     tally
 }

@@ -9,6 +9,7 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
+// ANCHOR: serve
 /// Serves one connection until the peer closes, resets or goes silent for good.
 ///
 /// Every way out is logged with the peer's address and ends only this connection.
@@ -21,6 +22,7 @@ pub fn serve(mut stream: TcpStream, peer: SocketAddr) {
     let mut buf = [0u8; protocol::limits::READ_SIZE];
     loop {
         // Wait data + copy data: the thread sleeps here until the client sends something.
+        // ANCHOR: recv
         let n = match stream.read(&mut buf) {
             // EOF: the peer closed, or shut down its writing half (a half-close). Either way
             // there is nothing more to answer; every reply so far was written in full.
@@ -37,6 +39,8 @@ pub fn serve(mut stream: TcpStream, peer: SocketAddr) {
                 return;
             }
         };
+        // ANCHOR_END: recv
+        // ANCHOR: send
         protocol::upper_in_place(&mut buf[..n]);
         // Copy data only: `write_all` returns once the kernel has the bytes, not once the
         // client has read them. It blocks only if the client stops reading long enough to
@@ -45,9 +49,12 @@ pub fn serve(mut stream: TcpStream, peer: SocketAddr) {
             protocol::log!("[{peer}] write failed: {err}");
             return;
         }
+        // ANCHOR_END: send
     }
 }
+// ANCHOR_END: serve
 
+// ANCHOR: accept
 /// Waits for the next connection (wait data + copy data, for a connection this time).
 ///
 /// Returns `None` after an error that should not stop the server, logged: a client that gave
@@ -64,6 +71,7 @@ pub fn accept(listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
         }
     }
 }
+// ANCHOR_END: accept
 
 /// Sleeps briefly after `accept` failed for lack of descriptors (EMFILE, ENFILE).
 ///

@@ -14,6 +14,7 @@
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
 
+// ANCHOR: fork
 pub fn run(listener: TcpListener) -> crate::Result<()> {
     install_reaper()?;
     loop {
@@ -49,7 +50,9 @@ pub fn run(listener: TcpListener) -> crate::Result<()> {
         }
     }
 }
+// ANCHOR_END: fork
 
+// ANCHOR: reaper
 /// Collects every child that has exited, so none stays a zombie.
 extern "C" fn reap_children(_signal: libc::c_int) {
     // SAFETY: `waitpid` is async-signal-safe; WNOHANG makes it return 0 at once when no
@@ -61,6 +64,7 @@ extern "C" fn reap_children(_signal: libc::c_int) {
         *libc::__errno_location() = errno;
     }
 }
+// ANCHOR_END: reaper
 
 fn install_reaper() -> std::io::Result<()> {
     // SAFETY: `sigaction` is given a zeroed struct (a valid "no flags, empty mask" value) with

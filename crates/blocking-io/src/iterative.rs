@@ -7,6 +7,7 @@
 
 use std::net::TcpListener;
 
+// ANCHOR: iterative
 pub fn run(listener: TcpListener) -> crate::Result<()> {
     loop {
         // Wait data + copy data, for a connection this time: `accept` blocks here.
@@ -17,3 +18,4 @@ pub fn run(listener: TcpListener) -> crate::Result<()> {
         crate::conn::serve(stream, peer);
     }
 }
+// ANCHOR_END: iterative

@@ -93,6 +93,7 @@ where
     protocol::exit_code("server", run_server(&cli))
 }
 
+// ANCHOR: run_server
 /// Binds, prints `listening on`, then hands the listener to the chosen mode.
 pub fn run_server(cli: &ServerCli) -> Result<()> {
     let listener = protocol::listen::bind(cli.listen.addr)?;
@@ -104,6 +105,7 @@ pub fn run_server(cli: &ServerCli) -> Result<()> {
         Mode::Fork => fork::run(listener),
     }
 }
+// ANCHOR_END: run_server
 
 /// The `client` binary.
 pub fn client_main<I, T>(args: I) -> ExitCode

@@ -8,6 +8,7 @@
 use std::net::TcpListener;
 use threadpool::ThreadPool;
 
+// ANCHOR: pool
 pub fn run(listener: TcpListener, workers: usize) -> crate::Result<()> {
     let pool = ThreadPool::with_name("worker".into(), workers);
     loop {
@@ -29,3 +30,4 @@ pub fn run(listener: TcpListener, workers: usize) -> crate::Result<()> {
         pool.execute(move || crate::conn::serve(stream, peer));
     }
 }
+// ANCHOR_END: pool

@@ -12,6 +12,7 @@ use std::net::TcpListener;
 /// frames; std's 2 MiB default would reserve 2 GiB of address space for 1000 clients.
 const STACK_SIZE: usize = 64 * 1024;
 
+// ANCHOR: thread
 pub fn run(listener: TcpListener) -> crate::Result<()> {
     loop {
         let Some((stream, peer)) = crate::conn::accept(&listener) else {
@@ -31,3 +32,4 @@ pub fn run(listener: TcpListener) -> crate::Result<()> {
         }
     }
 }
+// ANCHOR_END: thread

@@ -154,12 +154,7 @@ pub fn client_main(args: Vec<OsString>) -> ExitCode {
 
 fn run_client(opts: &ClientOpts) -> crate::Result<()> {
     match opts.mode()? {
-        ClientMode::Interactive => {
-            let mut stream = std::net::TcpStream::connect(opts.addr)?;
-            stream.set_nodelay(true)?;
-            protocol::interactive::run(&mut stream, std::io::stdin().lock(), std::io::stdout())?;
-            Ok(())
-        }
+        ClientMode::Interactive => Ok(protocol::interactive::connect(opts.addr)?),
         ClientMode::Load(plan) => crate::bench::loadgen::run_plan(opts.addr, &plan),
     }
 }

@@ -7,12 +7,20 @@
 //! - [`process`]: start a variant as its own process on port 0 and learn its address.
 //! - [`procfs`]: what Linux says about a process (CPU time, memory, threads, children).
 //! - [`scenarios`]: what every server must survive, as functions the tests call.
+//! - [`late_reader`]: a client that reads late, and how many reply bytes it got back.
 //! - [`demo`]: `cargo lab demo-all`.
+//! - [`docs`]: `cargo lab docs`, the book's build and its checks.
+//! - [`phases`]: `cargo lab phases`, each model's wait data and copy data timed with the
+//!   kernel's receive timestamps (Linux only).
 
 pub mod baseline;
 pub mod bench;
 pub mod demo;
+pub mod docs;
+pub mod late_reader;
 pub mod models;
+#[cfg(target_os = "linux")]
+pub mod phases;
 pub mod process;
 pub mod procfs;
 pub mod scenarios;

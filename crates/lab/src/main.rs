@@ -6,6 +6,8 @@
 //! cargo lab variants                      # the table of server variants
 //! cargo lab serve blocking-io --mode pool # any crate's server, with its own flags
 //! cargo lab client blocking-io --conns 100 --duration 2
+//! cargo lab docs                          # build the book in docs/ and check it
+//! cargo lab phases                        # wait data vs copy data, timed, per model
 //! cargo lab bench                         # every variant against tokio: docs/src/results.md
 //! cargo lab bench --quick --out /tmp/b    # the smoke test CI runs
 //! ```
@@ -53,6 +55,27 @@ enum Command {
     },
     /// List every server variant the demos, tests and benchmark use.
     Variants,
+    /// Build the book (`mdbook build docs`) and check its includes, anchors and links.
+    Docs {
+        /// The book's directory (with `book.toml`); the workspace's `docs/` by default.
+        #[arg(long)]
+        book: Option<std::path::PathBuf>,
+    },
+    /// Time each model's wait data and copy data with kernel receive timestamps (Linux):
+    /// print the table, write the book's page and figures.
+    Phases {
+        /// How long the client thinks before sending each message (at most 5 s: every wait
+        /// in the lab gives up after 10).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=5_000))]
+        think_ms: u64,
+        /// Messages per model.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        samples: u64,
+        /// Where the page goes (`phases.md`, figures in `figures/`) [default: the
+        /// workspace's docs/src].
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
     /// Measure every variant against tokio; write results.md, results.json and charts.
     Bench(lab::bench::BenchArgs),
 }
@@ -83,5 +106,41 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Docs { book } => {
+            let book = book.unwrap_or_else(lab::docs::default_book_dir);
+            protocol::exit_code("docs", lab::docs::run(&book))
+        }
+        Command::Phases {
+            think_ms,
+            samples,
+            out,
+        } => protocol::exit_code("phases", phases(think_ms, samples, out)),
     }
+}
+
+/// `lab phases`: Linux only, and saying so elsewhere rather than failing to build.
+#[cfg(target_os = "linux")]
+fn phases(think_ms: u64, samples: u64, out: Option<std::path::PathBuf>) -> lab::Result<()> {
+    let mut command = format!("cargo lab phases --think-ms {think_ms} --samples {samples}");
+    if let Some(out) = &out {
+        command.push_str(&format!(" --out {}", out.display()));
+    }
+    // By default, the book of the workspace this binary was built from.
+    let out = out.unwrap_or_else(|| lab::docs::default_book_dir().join("src"));
+    lab::phases::run(&lab::phases::Options {
+        think: std::time::Duration::from_millis(think_ms),
+        samples: samples as usize,
+        out,
+        command,
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn phases(_: u64, _: u64, _: Option<std::path::PathBuf>) -> lab::Result<()> {
+    Err(format!(
+        "needs Linux's receive timestamps (SO_TIMESTAMPNS), and this is {}: the rest of \
+         the lab works as usual",
+        std::env::consts::OS
+    )
+    .into())
 }

@@ -20,10 +20,22 @@ pub struct Model {
 /// Every model crate, in the order of the notes.
 pub const MODELS: &[Model] = &[
     Model {
+        krate: "coroutine-spawn",
+        section: "一, gevent's spawn/join on may coroutines",
+        server: coroutine_spawn::server_main::<Vec<OsString>, OsString>,
+        client: coroutine_spawn::client_main::<Vec<OsString>, OsString>,
+    },
+    Model {
         krate: "blocking-io",
         section: "二 and 三, blocking I/O",
         server: blocking_io::server_main::<Vec<OsString>, OsString>,
         client: blocking_io::client_main::<Vec<OsString>, OsString>,
+    },
+    Model {
+        krate: "nonblocking-io",
+        section: "四, non-blocking I/O",
+        server: nonblocking_io::server_main::<Vec<OsString>, OsString>,
+        client: nonblocking_io::client_main::<Vec<OsString>, OsString>,
     },
     // Not a model of the notes: the bench's tokio yardstick, living in the lab
     // (crates/lab/src/baseline.rs). Its client is the bench's load generator.

@@ -146,9 +146,14 @@ impl ServerProcess {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Prints every later line of the server's output with `prefix` (for the demos).
+    /// Prints the server's output with `prefix` (for the demos): what it printed so far, then
+    /// every later line as it arrives. Both happen under the log's lock, so no line is printed
+    /// twice or missed, however the drain threads race with this call.
     pub fn echo(&self, prefix: &str) {
         let mut state = self.log.lines.lock().unwrap_or_else(|e| e.into_inner());
+        for line in &state.lines {
+            println!("{prefix}{line}");
+        }
         state.echo = Some(prefix.to_string());
     }
 

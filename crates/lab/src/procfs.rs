@@ -94,6 +94,24 @@ pub fn status(pid: u32) -> std::io::Result<Status> {
     Ok(status)
 }
 
+/// How many of the process's open descriptors are sockets (listening ones included).
+///
+/// A server that forgets to close finished connections shows it here: the count stays up
+/// after its clients have gone.
+pub fn open_sockets(pid: u32) -> std::io::Result<usize> {
+    let mut sockets = 0;
+    for entry in std::fs::read_dir(format!("/proc/{pid}/fd"))? {
+        // A descriptor closed while we list them is simply not counted.
+        let Ok(target) = std::fs::read_link(entry?.path()) else {
+            continue;
+        };
+        if target.to_string_lossy().starts_with("socket:") {
+            sockets += 1;
+        }
+    }
+    Ok(sockets)
+}
+
 /// Processes whose parent is `pid`, with their state letter (`Z` for a zombie).
 pub fn children(pid: u32) -> Vec<(u32, char)> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -143,5 +161,14 @@ mod tests {
         assert!(thread_cpu_time_ns(me).unwrap() > Duration::ZERO);
         let pss = pss_kib(me).unwrap();
         assert!(pss > 0 && pss <= s.rss_kib, "{pss} vs {s:?}");
+    }
+
+    #[test]
+    fn counts_open_sockets() {
+        // Other tests run in parallel threads and may hold sockets too, so: at least ours.
+        let held: Vec<_> = (0..3)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").unwrap())
+            .collect();
+        assert!(open_sockets(std::process::id()).unwrap() >= held.len());
     }
 }

@@ -42,6 +42,13 @@ pub const POOL_WORKERS: usize = 4;
 /// Every server variant, in the order of the notes.
 pub const VARIANTS: &[Variant] = &[
     Variant {
+        // A worker per core (its default), 16 KiB stacks, workers not pinned to cores.
+        name: "coroutine-spawn/may",
+        krate: "coroutine-spawn",
+        args: &[],
+        cap: None,
+    },
+    Variant {
         name: "blocking-io/iterative",
         krate: "blocking-io",
         args: &["--mode", "iterative"],
@@ -69,6 +76,21 @@ pub const VARIANTS: &[Variant] = &[
         name: "blocking-io/fork",
         krate: "blocking-io",
         args: &["--mode", "fork"],
+        cap: None,
+    },
+    // The notes' first version (`--naive`) is not here on purpose: it loses replies and
+    // keeps closed sockets by design, so it fails the shared scenarios. Its flaws are asserted
+    // in `tests/nonblocking_io.rs` instead.
+    Variant {
+        name: "nonblocking-io/busy",
+        krate: "nonblocking-io",
+        args: &[],
+        cap: None,
+    },
+    Variant {
+        name: "nonblocking-io/sleep-1ms",
+        krate: "nonblocking-io",
+        args: &["--sleep-ms", "1"],
         cap: None,
     },
     // The bench's yardstick (crates/lab/src/baseline.rs), not a model: every ratio in

@@ -134,11 +134,7 @@ fn load(addr: SocketAddr, conns: usize, size: usize) -> lab::bench::loadgen::Loa
 #[test]
 fn the_load_generator_catches_a_reply_that_is_not_upper_cased() {
     // Plain echo: the notes' server without `.upper()`.
-    let addr = broken_server(|mut stream| {
-        let mut reader = stream.try_clone().unwrap();
-        let _ = std::io::copy(&mut reader, &mut stream);
-    });
-    let report = load(addr, 2, 64);
+    let report = load(common::wrong_echo_server(2), 2, 64);
     let total = report.total();
     assert_eq!((total.established, total.errors), (2, 0), "{report:?}");
     assert!(total.rounds > 2, "{report:?}");
@@ -189,25 +185,10 @@ fn the_load_generator_verifies_16_kib_replies_split_by_the_server() {
 #[test]
 fn the_baseline_client_is_the_load_generator_and_judges_the_server() {
     let server = common::serve("baseline", &["--flavor", "multi-thread"]);
-    let addr = server.addr().to_string();
-    let args = ["--addr", &addr, "--conns", "3", "--rounds", "20", "--json"];
-    let output = common::client("baseline", &args, b"");
-    assert!(output.status.success(), "{output:?}");
-    let summary = common::summary(&output);
-    assert_eq!((summary.established, summary.rounds), (3, 60));
-
-    let echo = broken_server(|mut stream| {
-        let mut reader = stream.try_clone().unwrap();
-        let _ = std::io::copy(&mut reader, &mut stream);
-    })
-    .to_string();
-    let args = ["--addr", &echo, "--conns", "2", "--rounds", "5", "--json"];
-    let output = common::client("baseline", &args, b"");
-    assert!(
-        !output.status.success(),
-        "a wrong server passed: {output:?}"
-    );
-    assert_eq!(common::summary(&output).mismatches, 10);
+    common::load_passes("baseline", server.addr(), 3, 20);
+    common::check_interactive_client("baseline", server.addr());
+    common::check_load_client_fails_on_wrong_replies("baseline");
+    common::check_load_client_fails_when_nobody_listens("baseline");
 }
 
 /// The Python yardsticks keep the same contract as every Rust server, so the bench compares

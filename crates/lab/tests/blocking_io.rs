@@ -117,57 +117,15 @@ fn fork_mode_leaves_no_zombie_children() {
 #[test]
 fn interactive_client_reads_each_reply_by_length() {
     let server = common::serve("blocking-io", &["--mode", "thread"]);
-    let addr = server.addr().to_string();
-    let out = common::client("blocking-io", &["--addr", &addr], b"hello\n\n  world \n");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        ">>: HELLO\n>>: >>: WORLD\n>>: \n"
-    );
+    common::check_interactive_client("blocking-io", server.addr());
 }
 
 #[test]
 fn load_client_fails_on_a_wrong_reply() {
-    // A server that echoes without upper-casing: every reply mismatches.
-    let echo = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = echo.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in echo.incoming().take(2).flatten() {
-            let mut writer = stream.try_clone().unwrap();
-            let mut reader = stream;
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut reader, &mut writer);
-            });
-        }
-    });
-    let out = common::client(
-        "blocking-io",
-        &["--addr", &addr, "--conns", "2", "--rounds", "3", "--json"],
-        b"",
-    );
-    let s = common::summary(&out);
-    assert!(!out.status.success());
-    assert_eq!((s.rounds, s.mismatches), (6, 6));
+    common::check_load_client_fails_on_wrong_replies("blocking-io");
 }
 
 #[test]
 fn load_client_fails_when_nobody_listens() {
-    // Bind, learn a free port, close it: nobody listens there now.
-    let addr = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .to_string();
-    let out = common::client(
-        "blocking-io",
-        &["--addr", &addr, "--conns", "3", "--json"],
-        b"",
-    );
-    let s = common::summary(&out);
-    assert!(!out.status.success());
-    assert_eq!((s.established, s.errors), (0, 3));
+    common::check_load_client_fails_when_nobody_listens("blocking-io");
 }

@@ -7,7 +7,20 @@
 //! bytes as we sent, because upper-casing keeps the length.
 
 use std::io::{self, BufRead, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 
+/// Connects to `addr` and runs the `>>: ` loop on this terminal.
+///
+/// The interactive client is the notes' blocking client in every section: one person types
+/// one line at a time, so there is nothing to multiplex. Each crate's load mode is where its
+/// model shows.
+pub fn connect(addr: SocketAddr) -> io::Result<()> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    run(&mut stream, io::stdin().lock(), io::stdout())
+}
+
+// ANCHOR: prompt
 /// Runs the `>>: ` loop until `input` ends. An empty line asks again, as in the notes.
 pub fn run<S: Read + Write>(
     stream: &mut S,
@@ -40,6 +53,7 @@ pub fn run<S: Read + Write>(
         writeln!(output, "{}", String::from_utf8_lossy(&reply))?;
     }
 }
+// ANCHOR_END: prompt
 
 #[cfg(test)]
 mod tests {

@@ -5,14 +5,16 @@
 //! ([`transform`]), the numbers everyone shares ([`limits`]), the command line every binary
 //! parses ([`cli`]), the bookkeeping a load client keeps ([`load`]), the bounded output
 //! buffer the event-loop servers keep per connection ([`pending`]), the notes' interactive
-//! `>>: ` client ([`interactive`]), the listening socket ([`listen`]) and the
-//! `listening on` line ([`announce`]).
+//! `>>: ` client ([`interactive`]), the listening socket ([`listen`]), the
+//! `listening on` line ([`announce`](mod@announce)) and the length-header codec that section 七 uses
+//! against sticky packets ([`framing`]).
 //!
 //! What is *not* here is how a socket is waited on: that is the whole difference between the
 //! model crates, so each of them writes its own accept, read and write loops.
 
 pub mod announce;
 pub mod cli;
+pub mod framing;
 pub mod interactive;
 pub mod limits;
 pub mod listen;

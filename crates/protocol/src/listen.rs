@@ -7,6 +7,7 @@ use crate::limits::BACKLOG;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::net::{SocketAddr, TcpListener};
 
+// ANCHOR: bind
 /// Binds `addr` with `SO_REUSEADDR` and a listen queue of [`BACKLOG`].
 ///
 /// `SO_REUSEADDR` lets a restarted server bind while old connections sit in TIME_WAIT (the
@@ -19,3 +20,4 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     socket.listen(BACKLOG)?;
     Ok(socket.into())
 }
+// ANCHOR_END: bind

@@ -6,6 +6,7 @@
 //! each `recv` on its own, however TCP split the client's message. The property test below
 //! holds us to that.
 
+// ANCHOR: upper
 /// Upper-cases ASCII letters in place; every other byte, including bytes >= 0x80, is kept.
 pub fn upper_in_place(bytes: &mut [u8]) {
     bytes.make_ascii_uppercase();
@@ -15,6 +16,7 @@ pub fn upper_in_place(bytes: &mut [u8]) {
 pub fn upper(bytes: &[u8]) -> Vec<u8> {
     bytes.to_ascii_uppercase()
 }
+// ANCHOR_END: upper
 
 #[cfg(test)]
 mod tests {

@@ -8,20 +8,72 @@ use std::time::Duration;
 /// How long the first clients stay connected in these demos.
 const HOLD: Duration = Duration::from_secs(1);
 
-/// 二: the notes' iterative server makes the second client wait for the first.
+/// 二: the notes' iterative server makes the second client wait for the first; then one
+/// blocking `recv` split into its two phases by the kernel's receive timestamp.
 pub fn section_2(lab: &Path) -> crate::Result<()> {
     watch(
         "the server's one thread is blocked in client A's recv (wait data), so the late\n\
-         client's bytes sit in the kernel until A leaves",
+         client's bytes sit in the kernel until A leaves\n\
+         then one recv, timed: wait data lasts as long as the client thinks; copy data is tiny",
     );
     let server = start_server(lab, "blocking-io", &["--mode", "iterative"])?;
     let waited = late_client_wait(server.addr(), 1, HOLD)?;
+    drop(server);
+    // Receive timestamps may be refused here; that costs this part of the demo, not the rest.
+    let phases = two_phases().unwrap_or_else(|err| {
+        println!("  phases   | cannot time the two phases on this machine: {err}");
+        String::new()
+    });
     println!(
-        "=> measured: the late client waited {:.0} ms for its reply; client A stayed {:.0} ms",
+        "=> measured: the late client waited {:.0} ms for its reply; client A stayed {:.0} ms{phases}",
         waited.as_secs_f64() * 1e3,
         HOLD.as_secs_f64() * 1e3
     );
     Ok(())
+}
+
+/// How long the client thinks before the timed `recv`'s message: long enough to feel.
+#[cfg(target_os = "linux")]
+const THINK: Duration = Duration::from_millis(200);
+
+/// Times one blocking `recv` as `cargo lab phases` does; returns the tail of the closing line.
+#[cfg(target_os = "linux")]
+fn two_phases() -> crate::Result<String> {
+    use crate::phases::{self, report::duration, Outcome};
+    let ms = THINK.as_millis();
+    println!("  phases   | the same blocking recv as the server's, timed in the lab:");
+    println!("  phases   | a client connects, thinks {ms} ms, then sends one line");
+    let blocking = phases::MODELS
+        .iter()
+        .find(|m| m.slug == "blocking")
+        .ok_or("no blocking model in phases::MODELS")?;
+    let sample = match phases::measure(blocking, THINK, 1)? {
+        Outcome::Measured(samples) => samples.into_iter().next(),
+        Outcome::Unavailable(why) => return Err(why.into()),
+    };
+    let Some(p) = sample.and_then(|s| s.phases()) else {
+        return Err("the realtime clock stepped during the sample; run it again".into());
+    };
+    println!(
+        "  phases   | wait data 等待数据: {:>9}  recv called -> the packet reaches the socket \
+         (kernel timestamp)",
+        duration(p.wait)
+    );
+    println!(
+        "  phases   | copy data 拷贝数据: {:>9}  arrival -> recv returns with the bytes (wake-up \
+         and copy: one step)",
+        duration(p.copy)
+    );
+    Ok(format!(
+        "; one blocking recv: wait data {}, copy data {}",
+        duration(p.wait),
+        duration(p.copy)
+    ))
+}
+
+#[cfg(not(target_os = "linux"))]
+fn two_phases() -> crate::Result<String> {
+    Err("it needs Linux's receive timestamps (SO_TIMESTAMPNS)".into())
 }
 
 /// 三: more threads, same model: the wait moves, it does not go away.

@@ -5,6 +5,8 @@
 //! that makes the section's point on this machine.
 
 mod blocking_io;
+mod coroutine_spawn;
+mod nonblocking_io;
 
 use crate::process::ServerProcess;
 use std::io::{Read, Write};
@@ -24,6 +26,11 @@ pub struct Section {
 /// Every demo, in the order of the notes.
 pub const SECTIONS: &[Section] = &[
     Section {
+        number: 1,
+        title: "一 gevent's spawn/join and server, on may coroutines",
+        run: coroutine_spawn::section_1,
+    },
+    Section {
         number: 2,
         title: "二 wait data and copy data: the iterative server",
         run: blocking_io::section_2,
@@ -32,6 +39,11 @@ pub const SECTIONS: &[Section] = &[
         number: 3,
         title: "三 blocking I/O: thread per connection, pool, process per connection",
         run: blocking_io::section_3,
+    },
+    Section {
+        number: 4,
+        title: "四 non-blocking I/O: busy polling, a nap, and the notes' buggy first version",
+        run: nonblocking_io::section_4,
     },
 ];
 
@@ -68,7 +80,6 @@ pub fn watch(text: &str) {
 pub fn start_server(lab: &Path, krate: &str, args: &[&str]) -> crate::Result<ServerProcess> {
     println!("  $ cargo lab serve {krate} {}", args.join(" "));
     let server = ServerProcess::start(lab, krate, args)?;
-    println!("  server   | listening on {}", server.addr());
     server.echo("  server   | ");
     Ok(server)
 }

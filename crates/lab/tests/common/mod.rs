@@ -49,3 +49,102 @@ pub fn summary(output: &Output) -> protocol::load::Summary {
         )
     })
 }
+
+/// A server that echoes without upper-casing, on a thread of this test process, serving
+/// `conns` connections: every reply it sends is wrong, so a load client must fail.
+pub fn wrong_echo_server(conns: usize) -> std::net::SocketAddr {
+    let echo = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the echo server");
+    let addr = echo.local_addr().expect("the echo server's address");
+    std::thread::spawn(move || {
+        for stream in echo.incoming().take(conns).flatten() {
+            let Ok(mut writer) = stream.try_clone() else {
+                continue;
+            };
+            let mut reader = stream;
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut reader, &mut writer);
+            });
+        }
+    });
+    addr
+}
+
+/// An address where nobody listens: bound once to learn a free port, then closed.
+pub fn closed_port() -> std::net::SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("learn a free port")
+}
+
+/// Runs `krate`'s interactive client against `addr` with two lines and an empty one, and
+/// checks it printed each reply, read by its length, and asked again after the empty line.
+pub fn check_interactive_client(krate: &str, addr: std::net::SocketAddr) {
+    let addr = addr.to_string();
+    let out = client(krate, &["--addr", &addr], b"hello\n\n  world \n");
+    assert!(
+        out.status.success(),
+        "{krate}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        ">>: HELLO\n>>: >>: WORLD\n>>: \n",
+        "{krate}"
+    );
+}
+
+/// Checks that `krate`'s load client exits non-zero, counting every round as a mismatch,
+/// against a server whose replies are all wrong.
+pub fn check_load_client_fails_on_wrong_replies(krate: &str) {
+    let addr = wrong_echo_server(2).to_string();
+    let out = client(
+        krate,
+        &["--addr", &addr, "--conns", "2", "--rounds", "3", "--json"],
+        b"",
+    );
+    let s = summary(&out);
+    assert!(!out.status.success(), "{krate}");
+    assert_eq!((s.rounds, s.mismatches), (6, 6), "{krate}");
+}
+
+/// Checks that `krate`'s load client exits non-zero, counting every connection as failed,
+/// when nobody listens.
+pub fn check_load_client_fails_when_nobody_listens(krate: &str) {
+    let addr = closed_port().to_string();
+    let out = client(krate, &["--addr", &addr, "--conns", "3", "--json"], b"");
+    let s = summary(&out);
+    assert!(!out.status.success(), "{krate}");
+    assert_eq!((s.established, s.errors), (0, 3), "{krate}");
+}
+
+/// Runs `krate`'s load client against `addr` with `conns` connections of `rounds` round trips
+/// each, and asserts that every connection was established and every reply verified.
+pub fn load_passes(
+    krate: &str,
+    addr: std::net::SocketAddr,
+    conns: usize,
+    rounds: u64,
+) -> protocol::load::Summary {
+    let (addr, conns_arg, rounds_arg) = (addr.to_string(), conns.to_string(), rounds.to_string());
+    let args = [
+        "--addr",
+        &addr,
+        "--conns",
+        &conns_arg,
+        "--rounds",
+        &rounds_arg,
+        "--json",
+    ];
+    let out = client(krate, &args, b"");
+    let s = summary(&out);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        (s.established, s.rounds, s.mismatches, s.errors),
+        (conns as u64, conns as u64 * rounds, 0, 0)
+    );
+    s
+}

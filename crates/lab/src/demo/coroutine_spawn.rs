@@ -1,0 +1,176 @@
+//! Demo for section 一: gevent's spawn/join and its greenlet-per-connection server, on `may`.
+//!
+//! Two measurements: how long three sleeping coroutines take when they sleep cooperatively
+//! and when they block their worker; and what a coroutine per connection costs next to a
+//! thread per connection under the same 1000 clients: threads, peak memory and context
+//! switches per round trip, all read from `/proc`.
+
+use super::{start_server, watch};
+use crate::procfs;
+use coroutine_spawn::runtime::Runtime;
+use coroutine_spawn::spawn_join::{spawn_join, Sleep};
+use protocol::load::Summary;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// One unit of the notes' sleeps (they use seconds); short, so the demo is too.
+const UNIT: Duration = Duration::from_millis(200);
+
+/// Clients in the server half, as in the notes' `for i in range(1000)`.
+const CLIENTS: &str = "1000";
+
+/// How long each load runs, in seconds.
+const LOAD_SECS: &str = "2";
+
+/// 一: spawn/join, then 1000 clients on coroutines and on threads.
+pub fn section_1(lab: &Path) -> crate::Result<()> {
+    watch(
+        "f1, f2, f3 sleep 3, 2 and 5 units on ONE worker thread, as gevent runs on one thread\n\
+         may::coroutine::sleep parks only the coroutine: f2 wakes first, all done in ~5 units\n\
+         std::thread::sleep blocks the worker: one function at a time, ~10 units\n\
+         then 1000 clients: a coroutine per connection keeps a handful of threads, and its\n\
+         waits are switched in user space, where the kernel counts no context switch",
+    );
+    let (cooperative, blocking) = spawn_and_join()?;
+
+    println!("  (1000 client coroutines, {LOAD_SECS} s, against each server; server logs hidden)");
+    let coroutines = under_load(lab, "coroutine-spawn", &[])?;
+    let threads = under_load(lab, "blocking-io", &["--mode", "thread"])?;
+
+    println!(
+        "  {:<28} {:>8} {:>10} {:>26}",
+        "server", "threads", "peak RSS", "context switches per trip"
+    );
+    for load in [&coroutines, &threads] {
+        println!(
+            "  {:<28} {:>8} {:>6.1} MiB {:>26.2}",
+            load.name,
+            load.peak_threads,
+            load.peak_rss_kib as f64 / 1024.0,
+            load.switches_per_trip()
+        );
+    }
+    println!(
+        "=> measured: spawn/join took {:.1} units cooperative vs {:.1} units blocking; \
+         under {CLIENTS} connections coroutine-spawn ran {} threads ({:.1} MiB, {:.2} \
+         context switches per round trip), blocking-io --mode thread {} threads ({:.1} MiB, \
+         {:.2})",
+        cooperative,
+        blocking,
+        coroutines.peak_threads,
+        coroutines.peak_rss_kib as f64 / 1024.0,
+        coroutines.switches_per_trip(),
+        threads.peak_threads,
+        threads.peak_rss_kib as f64 / 1024.0,
+        threads.switches_per_trip()
+    );
+    Ok(())
+}
+
+/// Runs the spawn/join example in this process; returns both totals in units.
+fn spawn_and_join() -> crate::Result<(f64, f64)> {
+    println!(
+        "  $ cargo run --example spawn_join -- --unit-ms {}   (run here, in-process)",
+        UNIT.as_millis()
+    );
+    coroutine_spawn::runtime::init(Runtime::one_worker())?;
+    let mut units = Vec::new();
+    for sleep in [Sleep::Cooperative, Sleep::Blocking] {
+        let run = spawn_join(UNIT, sleep)?;
+        for line in run.report(UNIT) {
+            println!("  example  | {line}");
+        }
+        units.push(run.elapsed.as_secs_f64() / UNIT.as_secs_f64());
+    }
+    Ok((units[0], units[1]))
+}
+
+/// What one server did under the load.
+struct Load {
+    name: String,
+    peak_threads: u64,
+    peak_rss_kib: u64,
+    /// Context switches of the server's threads during the load (see [`context_switches`]).
+    switches: u64,
+    summary: Summary,
+}
+
+impl Load {
+    fn switches_per_trip(&self) -> f64 {
+        self.switches as f64 / self.summary.rounds.max(1) as f64
+    }
+}
+
+/// Context switches so far, summed over the threads of `pid` that are alive now
+/// (`voluntary_ctxt_switches` + `nonvoluntary_ctxt_switches` of each `/proc/PID/task/*`).
+///
+/// A thread that blocks in `recv` is switched out by the kernel each time; a coroutine that
+/// parks is switched in user space, which the kernel never counts. That difference, not
+/// memory, is what a thread per connection costs on every round trip.
+fn context_switches(pid: u32) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("status")).ok())
+        .flat_map(|status| {
+            status
+                .lines()
+                .filter(|l| l.contains("ctxt_switches:"))
+                .filter_map(|l| l.split(':').nth(1)?.trim().parse::<u64>().ok())
+                .collect::<Vec<_>>()
+        })
+        .sum()
+}
+
+/// Starts `krate`'s server, runs the coroutine load client against it and samples the
+/// server's `/proc/PID/status` while the load runs.
+fn under_load(lab: &Path, krate: &str, args: &[&str]) -> crate::Result<Load> {
+    let server = start_server(lab, krate, args)?;
+    server.quiet();
+    let pid = server.pid();
+    let switches_before = context_switches(pid);
+    let mut client = Command::new(lab)
+        .args([
+            "client",
+            "coroutine-spawn",
+            "--addr",
+            &server.addr().to_string(),
+        ])
+        .args(["--conns", CLIENTS, "--duration", LOAD_SECS, "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // Sampling, not synchronisation: the thread count is only visible while clients are
+    // connected, so look a few times a second until the client is done (bounded).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let (mut peak_threads, mut switches) = (0, 0);
+    while client.try_wait()?.is_none() && Instant::now() < deadline {
+        peak_threads = peak_threads.max(procfs::status(pid)?.threads);
+        // Read while the connection threads still exist: they take their counts with them.
+        switches = switches.max(context_switches(pid).saturating_sub(switches_before));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = client.wait_with_output()?;
+    let status = procfs::status(pid)?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    let summary: Summary = serde_json::from_str(line).map_err(|e| {
+        format!(
+            "the load client printed no summary ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })?;
+    println!("  client   | {}", summary.line(false));
+    if !output.status.success() {
+        return Err(format!("the load client failed against {krate}").into());
+    }
+    Ok(Load {
+        name: format!("{krate} {}", args.join(" ")),
+        peak_threads,
+        peak_rss_kib: status.hwm_kib,
+        switches,
+        summary,
+    })
+}

@@ -1,0 +1,244 @@
+//! The numbers: median and p99 of each phase, per model, as a table for the terminal and
+//! the book.
+//!
+//! Medians, because a phase of a few microseconds is easily stretched by one unlucky
+//! preemption on a shared machine; p99, to show how often that happens.
+
+use super::{Model, Outcome, Shape};
+use std::fmt::Write;
+use std::time::Duration;
+
+/// The middle and the tail of one phase over all samples.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Spread {
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+impl Spread {
+    /// Nearest-rank percentiles; `None` for no values.
+    pub fn of(mut values: Vec<Duration>) -> Option<Spread> {
+        values.sort_unstable();
+        let rank = |p: f64| {
+            let rank = (p * values.len() as f64).ceil() as usize;
+            values[rank.clamp(1, values.len()) - 1]
+        };
+        (!values.is_empty()).then(|| Spread {
+            p50: rank(0.50),
+            p99: rank(0.99),
+        })
+    }
+
+    fn cell(&self) -> String {
+        format!("{} / {}", duration(self.p50), duration(self.p99))
+    }
+}
+
+/// One model's phases over all its samples.
+#[derive(Clone, Debug)]
+pub struct Stats {
+    pub shape: Shape,
+    pub samples: usize,
+    /// Samples whose instants were out of order (a realtime clock step): left out.
+    pub dropped: usize,
+    pub wait: Spread,
+    /// `None` for a one-step model.
+    pub notification: Option<Spread>,
+    /// For a one-step model, the whole span from arrival to bytes in hand.
+    pub copy: Spread,
+    /// Arrival to bytes in hand and told.
+    pub after: Spread,
+    /// Median `recvmsg` calls per message that found nothing.
+    pub wasted: u64,
+}
+
+/// One line of the table: a model and what was measured, or why nothing was.
+pub struct Row {
+    pub model: &'static Model,
+    pub stats: Result<Stats, String>,
+}
+
+impl Row {
+    pub fn new(model: &'static Model, outcome: Outcome) -> Row {
+        let stats = match outcome {
+            Outcome::Unavailable(why) => Err(why),
+            Outcome::Measured(samples) => stats(&samples),
+        };
+        Row { model, stats }
+    }
+
+    /// A short progress line for the terminal.
+    pub fn one_line(&self) -> String {
+        match &self.stats {
+            Ok(s) => format!(
+                "wait {}, then {} from arrival to bytes in hand  ({} samples)",
+                duration(s.wait.p50),
+                duration(s.after.p50),
+                s.samples
+            ),
+            Err(why) => format!("skipped: {why}"),
+        }
+    }
+}
+
+fn stats(samples: &[super::Sample]) -> Result<Stats, String> {
+    let phases: Vec<_> = samples.iter().filter_map(|s| s.phases()).collect();
+    let shape = samples
+        .first()
+        .map(|s| s.received.after.shape())
+        .ok_or("no samples")?;
+    let spread = |f: &dyn Fn(&super::Phases) -> Duration| {
+        Spread::of(phases.iter().map(f).collect()).ok_or("every sample was dropped")
+    };
+    let mut wasted: Vec<u64> = samples.iter().map(|s| s.received.wasted).collect();
+    wasted.sort_unstable();
+    Ok(Stats {
+        shape,
+        samples: phases.len(),
+        dropped: samples.len() - phases.len(),
+        wait: spread(&|p| p.wait)?,
+        notification: match shape {
+            Shape::OneStep => None,
+            _ => Some(spread(&|p| p.notification.unwrap_or_default())?),
+        },
+        copy: spread(&|p| p.copy)?,
+        after: spread(&|p| p.after_arrival())?,
+        wasted: wasted[wasted.len() / 2],
+    })
+}
+
+/// A duration in the unit that suits it: `2.07 ms`, `13.4 µs`, `0.85 µs`.
+pub fn duration(d: Duration) -> String {
+    let micros = d.as_secs_f64() * 1e6;
+    match micros {
+        m if m < 10.0 => format!("{m:.2} µs"),
+        m if m < 1_000.0 => format!("{m:.1} µs"),
+        m if m < 10_000.0 => format!("{:.2} ms", m / 1e3),
+        m if m < 1_000_000.0 => format!("{:.1} ms", m / 1e3),
+        m => format!("{:.2} s", m / 1e6),
+    }
+}
+
+const HEADER: [&str; 7] = [
+    "model",
+    "section",
+    "wait data 等待数据 p50 / p99",
+    "notification p50 / p99",
+    "copy data 拷贝数据 p50 / p99",
+    "arrival → in hand p50 / p99",
+    "EAGAIN / msg",
+];
+
+/// The table, as Markdown whose columns also line up in a terminal.
+pub fn table(rows: &[Row]) -> String {
+    let mut lines: Vec<Vec<String>> = vec![HEADER.iter().map(|h| h.to_string()).collect()];
+    for row in rows {
+        let mut cells = vec![row.model.name.to_string(), row.model.section.to_string()];
+        match &row.stats {
+            Ok(s) => cells.extend([
+                s.wait.cell(),
+                match (s.shape, s.notification) {
+                    (Shape::CopyThenNotify, Some(n)) => format!("{} (after copy)", n.cell()),
+                    (_, Some(n)) => n.cell(),
+                    (_, None) => "one step with copy".to_string(),
+                },
+                s.copy.cell(),
+                s.after.cell(),
+                s.wasted.to_string(),
+            ]),
+            Err(why) => {
+                cells.push(format!("unavailable: {why}"));
+                cells.extend(std::iter::repeat_n(String::new(), 4));
+            }
+        }
+        lines.push(cells);
+    }
+    let widths: Vec<usize> = (0..HEADER.len())
+        .map(|c| lines.iter().map(|l| width(&l[c])).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        let padded: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell}{}", " ".repeat(w - width(cell))))
+            .collect();
+        let _ = writeln!(out, "| {} |", padded.join(" | "));
+        if i == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            let _ = writeln!(out, "| {} |", rule.join(" | "));
+        }
+    }
+    out
+}
+
+/// What the table's cells mean, and anything odd about this run.
+pub fn notes(rows: &[Row]) -> String {
+    let mut out = String::from(
+        "- one step: the call that tells is the call that copies (a blocking recvmsg returns, \
+         an io_uring completion arrives with the bytes already copied), so the copy column \
+         holds the whole span from the arrival, wake-up included.\n\
+         - after copy: a pool worker copies, then the caller's callback is told.\n\
+         - EAGAIN / msg: median recvmsg calls per message that found nothing.\n",
+    );
+    for row in rows {
+        if let Ok(s) = &row.stats {
+            if s.dropped > 0 {
+                let _ = writeln!(
+                    out,
+                    "- {}: {} samples dropped, the realtime clock stepped during them.",
+                    row.model.name, s.dropped
+                );
+            }
+        }
+    }
+    out
+}
+
+/// Columns a string takes in a terminal: CJK ideographs and punctuation take two.
+fn width(s: &str) -> usize {
+    s.chars()
+        .map(|c| match c as u32 {
+            0x1100..=0x115F | 0x2E80..=0xA4CF | 0xAC00..=0xD7A3 | 0xF900..=0xFAFF => 2,
+            0xFE30..=0xFE4F | 0xFF00..=0xFF60 | 0xFFE0..=0xFFE6 => 2,
+            _ => 1,
+        })
+        .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn us(n: u64) -> Duration {
+        Duration::from_micros(n)
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let values: Vec<Duration> = (1..=100).map(us).collect();
+        let spread = Spread::of(values).unwrap();
+        assert_eq!(
+            spread,
+            Spread {
+                p50: us(50),
+                p99: us(99)
+            }
+        );
+        assert_eq!(Spread::of(vec![us(7)]).unwrap().p99, us(7));
+        assert_eq!(Spread::of(vec![]), None);
+    }
+
+    #[test]
+    fn durations_pick_their_unit() {
+        assert_eq!(duration(Duration::from_nanos(850)), "0.85 µs");
+        assert_eq!(duration(us(134)), "134.0 µs");
+        assert_eq!(duration(us(2_071)), "2.07 ms");
+        assert_eq!(duration(Duration::from_millis(200)), "200.0 ms");
+    }
+
+    #[test]
+    fn chinese_takes_two_columns() {
+        assert_eq!(width("三 阻塞IO"), 2 + 1 + 4 + 2);
+    }
+}
