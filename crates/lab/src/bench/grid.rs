@@ -119,6 +119,43 @@ impl Grid {
         })
     }
 
+    /// How `args` depart from the default run, one phrase each (empty when they do not).
+    /// A page written by such a run says so at its top.
+    pub fn reductions(&self, args: &BenchArgs) -> Vec<String> {
+        let mut reduced = Vec::new();
+        if args.quick {
+            reduced.push("--quick".to_string());
+        }
+        let default = Grid {
+            conns: vec![1, 10, 100, 1000, 10_000],
+            sizes: vec![64],
+            duration: Duration::from_secs(5),
+            reps: 3,
+            ..self.clone()
+        };
+        if self.conns != default.conns {
+            reduced.push(format!("connections {:?}", self.conns));
+        }
+        // Further sizes only add cells; a different headline size changes every table.
+        if self.sizes.first() != default.sizes.first() {
+            reduced.push(format!("sizes {:?}", self.sizes));
+        }
+        if self.duration != default.duration || self.reps != default.reps {
+            reduced.push(format!(
+                "{:.2} s per cell in {} window(s)",
+                self.duration.as_secs_f64(),
+                self.reps
+            ));
+        }
+        if self.client_threads != 1 {
+            reduced.push(format!("{} load generator threads", self.client_threads));
+        }
+        if !args.variants.is_empty() {
+            reduced.push(format!("only variants matching {:?}", args.variants));
+        }
+        reduced
+    }
+
     /// One measured window.
     pub fn window(&self) -> Duration {
         self.duration / self.reps as u32
@@ -210,6 +247,23 @@ mod tests {
         assert_eq!((quick.conns.as_slice(), quick.reps), (&[1, 100][..], 1));
         let flags = Grid::from_args(&args(&["--quick", "--conns", "3,5"])).unwrap();
         assert_eq!(flags.conns, [3, 5], "an explicit flag wins over --quick");
+        assert!(grid.reductions(&args(&[])).is_empty());
+        assert_eq!(
+            quick.reductions(&args(&["--quick"])).len(),
+            3,
+            "quick, conns, time"
+        );
+        let more = args(&["--sizes", "64,16384"]);
+        let wider = Grid::from_args(&more).unwrap();
+        assert!(
+            wider.reductions(&more).is_empty(),
+            "more sizes only add cells"
+        );
+        let other = args(&["--sizes", "16384"]);
+        assert_eq!(
+            Grid::from_args(&other).unwrap().reductions(&other),
+            ["sizes [16384]"]
+        );
         assert!(Grid::from_args(&args(&["--conns", "0"])).is_err());
         assert!(Grid::from_args(&args(&["--duration=-1"])).is_err());
     }

@@ -89,6 +89,7 @@ pub fn run(args: &BenchArgs) -> crate::Result<()> {
             fd_limit,
         },
         skipped,
+        reduced: grid.reductions(args),
         cells,
         elapsed_s: started.elapsed().as_secs_f64(),
     };

@@ -77,6 +77,14 @@ pub fn markdown(results: &Results) -> String {
         "<!-- Written by `cargo lab bench` (crates/lab/src/bench/report.rs). \
          Run it again rather than editing. -->\n"
     );
+    if !results.reduced.is_empty() {
+        let _ = writeln!(
+            md,
+            "> **Not the default run** ({}): a partial or shortened measurement. \
+             `cargo lab bench` with no flags measures the full grid and rewrites this page.\n",
+            results.reduced.join(", ")
+        );
+    }
     let _ = writeln!(
         md,
         "Measured on {} with `{}` ({:.1} minutes).\n",
@@ -124,8 +132,8 @@ pub fn markdown(results: &Results) -> String {
          On loopback most of a round trip is the kernel's TCP path, so round trips per second \
          differ less than the models do; CPU per round trip, p99 latency, threads and memory \
          show what each model costs. The load generator shares the machine's {} with the \
-         server. *connections* is how many were held (with failures in bold); n/a cells are \
-         beyond a server's limit by design and were not run.\n",
+         server. *held · wrong* is how many connections were held (failures in bold) and how many \
+         replies were wrong; n/a cells are beyond a server's limit by design and were not run.\n",
         counted(m.cores, "one core", &format!("{} cores", m.cores))
     );
     targets(&mut md, results);
@@ -192,20 +200,20 @@ fn ordered(results: &Results, size: usize, conns: usize) -> Vec<&Cell> {
 
 // ANCHOR: columns
 const HEADER: &str = "| server | rt/s × tokio-ct | rt/s × tokio-mt | CPU/rt × tokio-ct \
-    | CPU µs/rt | round trips/s | p50 µs | p99 µs | peak RSS | threads | connections | mismatches |\n\
-    |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+    | CPU µs/rt | rt/s | p50 / p99 µs | peak RSS | threads | held · wrong |\n\
+    |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
 // ANCHOR_END: columns
 
 fn table(results: &Results, cells: &[&Cell]) -> String {
     let mut t = String::from(HEADER);
     for cell in cells {
-        let name = format!("`{}`", cell.variant);
+        let name = &cell.variant;
         let row = match &cell.outcome {
             Outcome::NotApplicable { reason } => {
-                format!("| {name} | n/a: {} |||||||||||", escape(reason))
+                format!("| {name} | n/a: {} |||||||||", escape(reason))
             }
             Outcome::Failed { reason } => {
-                format!("| {name} | **failed**: {} |||||||||||", escape(reason))
+                format!("| {name} | **failed**: {} |||||||||", escape(reason))
             }
             Outcome::Ran(m) => {
                 let ct = results.measured(TOKIO_CURRENT, cell.size, cell.conns);
@@ -214,8 +222,13 @@ fn table(results: &Results, cells: &[&Cell]) -> String {
                     (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
                     _ => "–".into(),
                 };
+                let wrong = if m.mismatches == 0 {
+                    "0".to_string()
+                } else {
+                    format!("**{}**", m.mismatches)
+                };
                 format!(
-                    "| {name} | {} | {} | {cpu_ratio} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                    "| {name} | {} | {} | {cpu_ratio} | {} | {} | {} / {} | {} | {} | {} · {wrong} |",
                     rps_ratio(m, ct),
                     rps_ratio(m, mt),
                     m.cpu_us_per_rt.map_or("–".into(), |c| format!("{c:.1}")),
@@ -225,11 +238,6 @@ fn table(results: &Results, cells: &[&Cell]) -> String {
                     mib(m.rss_peak_kib),
                     threads(m),
                     held(m, cell.conns),
-                    if m.mismatches == 0 {
-                        "0".to_string()
-                    } else {
-                        format!("**{}**", m.mismatches)
-                    },
                 )
             }
         };

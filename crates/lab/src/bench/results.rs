@@ -14,6 +14,10 @@ pub struct Results {
     pub grid: GridInfo,
     /// One line per yardstick that could not run here, saying why.
     pub skipped: Vec<String>,
+    /// How this run departs from the default grid (empty for a full default run): the
+    /// page then says its figures come from a reduced run.
+    #[serde(default)]
+    pub reduced: Vec<String>,
     pub cells: Vec<Cell>,
     /// Wall-clock time of the whole run.
     pub elapsed_s: f64,
@@ -203,6 +207,7 @@ mod tests {
                 fd_limit: 1024,
             },
             skipped: Vec::new(),
+            reduced: Vec::new(),
             cells: vec![
                 cell("slow", ran(0)),
                 cell(
