@@ -41,6 +41,7 @@ use std::time::{Duration, Instant};
 /// Runs the bench as `args` say, writes its results, and fails if any cell was wrong.
 pub fn run(args: &BenchArgs) -> crate::Result<()> {
     let started = Instant::now();
+    let load_before = machine::load_average();
     let grid = Grid::from_args(args)?;
     let fd_limit = loadgen::raise_fd_limit()?;
     let (all, skipped) = entrants::all();
@@ -75,7 +76,8 @@ pub fn run(args: &BenchArgs) -> crate::Result<()> {
     let cells = run_cells(&lab, &entrants, &plan, &grid, estimate);
     let results = Results {
         machine: machine::Machine::this(),
-        date: machine::now_utc(),
+        date: crate::phases::page::utc_now(),
+        load_average: [load_before, machine::load_average()],
         command: command_line(),
         grid: GridInfo {
             conns: grid.conns.clone(),

@@ -97,6 +97,13 @@ pub fn markdown(results: &Results) -> String {
     let _ = writeln!(md, "| cores | {} |", m.cores);
     let _ = writeln!(md, "| kernel | {} |", m.kernel);
     let _ = writeln!(md, "| memory | {} GiB |", m.memory_gib);
+    let load = |l: Option<f64>| l.map_or("unknown".into(), |l| format!("{l:.2}"));
+    let _ = writeln!(
+        md,
+        "| load average (1 min), start / end | {} / {} |",
+        load(results.load_average[0]),
+        load(results.load_average[1])
+    );
     let _ = writeln!(md, "| descriptor limit | {} |\n", g.fd_limit);
     let _ = writeln!(
         md,
@@ -132,7 +139,8 @@ pub fn markdown(results: &Results) -> String {
          On loopback most of a round trip is the kernel's TCP path, so round trips per second \
          differ less than the models do; CPU per round trip, p99 latency, threads and memory \
          show what each model costs. The load generator shares the machine's {} with the \
-         server. *held · wrong* is how many connections were held (failures in bold) and how many \
+         server; a load average well above the bench's own (about 2 here) means other work \
+         shared them too, and the figures are noisier. *held · wrong* is how many connections were held (failures in bold) and how many \
          replies were wrong; n/a cells are beyond a server's limit by design and were not run.\n",
         counted(m.cores, "one core", &format!("{} cores", m.cores))
     );

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 pub struct Results {
     pub machine: Machine,
     pub date: String,
+    /// The 1-minute load average when the run began and when it ended.
+    #[serde(default)]
+    pub load_average: [Option<f64>; 2],
     /// The command as typed (`cargo lab bench ...`).
     pub command: String,
     pub grid: GridInfo,
@@ -194,6 +197,7 @@ mod tests {
         let mut results = Results {
             machine: Machine::this(),
             date: String::new(),
+            load_average: [None, None],
             command: String::new(),
             grid: GridInfo {
                 conns: vec![1],
