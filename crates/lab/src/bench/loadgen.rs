@@ -754,7 +754,8 @@ pub fn run_plan(addr: SocketAddr, plan: &LoadPlan) -> crate::Result<()> {
     load.set_phase(Phase::Window(0));
     match plan.stop {
         Stop::After(duration) => {
-            std::thread::sleep(duration.saturating_sub(start.elapsed()));
+            // Returns early only if every connection has failed: nothing left to measure.
+            load.wait_finished(duration.saturating_sub(start.elapsed()));
         }
         Stop::Rounds(_) => {
             // Bounded like everything else: a connection that stalls fails at its timeout.
