@@ -408,8 +408,8 @@ mod tests {
         // A tiny send buffer on the server's socket and a tiny receive window on the client,
         // which writes 4 MiB from one thread while reading from another: the server's sends
         // wait in the kernel, its receives pause (backpressure), and nothing is lost.
-        // (On loopback the kernel takes a whole 1 KiB send or none of it, so the test above
-        // forces short sends with a cap instead.)
+        // (On loopback the kernel seldom completes a 1 KiB send short, which is why the test
+        // above forces short sends with a cap.)
         let Some(addr) = start(Config {
             send_buffer: Some(2048),
             ..Config::default()

@@ -18,12 +18,20 @@ pub struct Model {
 }
 
 /// Every model crate, in the order of the notes.
-pub const MODELS: &[Model] = &[Model {
-    krate: "blocking-io",
-    section: "二 and 三, blocking I/O",
-    server: blocking_io::server_main::<Vec<OsString>, OsString>,
-    client: blocking_io::client_main::<Vec<OsString>, OsString>,
-}];
+pub const MODELS: &[Model] = &[
+    Model {
+        krate: "blocking-io",
+        section: "二 and 三, blocking I/O",
+        server: blocking_io::server_main::<Vec<OsString>, OsString>,
+        client: blocking_io::client_main::<Vec<OsString>, OsString>,
+    },
+    Model {
+        krate: "async-callback",
+        section: "六, asynchronous I/O: a pool with callbacks, and io_uring",
+        server: async_callback::server_main::<Vec<OsString>, OsString>,
+        client: async_callback::client_main::<Vec<OsString>, OsString>,
+    },
+];
 
 /// Which of a crate's two binaries to run.
 #[derive(Debug, Clone, Copy)]
