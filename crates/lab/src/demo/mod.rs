@@ -4,6 +4,7 @@
 //! output with labels, and ends with a line that starts `=> measured:` and gives the number
 //! that makes the section's point on this machine.
 
+mod async_callback;
 mod blocking_io;
 
 use crate::process::ServerProcess;
@@ -32,6 +33,11 @@ pub const SECTIONS: &[Section] = &[
         number: 3,
         title: "三 blocking I/O: thread per connection, pool, process per connection",
         run: blocking_io::section_3,
+    },
+    Section {
+        number: 6,
+        title: "六 asynchronous I/O: callbacks on a pool, and completions on io_uring",
+        run: async_callback::section_6,
     },
 ];
 
