@@ -15,7 +15,9 @@ use std::time::Duration;
 fn main() {
     const WORKERS: usize = 4;
     const SLEEP: Duration = Duration::from_secs(2);
-    println!("main: a pool of {WORKERS} workers; submitting task(1)..task(4), each sleeps {SLEEP:?}");
+    println!(
+        "main: a pool of {WORKERS} workers; submitting task(1)..task(4), each sleeps {SLEEP:?}"
+    );
     let report = async_callback::example::run(&[1, 2, 3, 4], WORKERS, SLEEP, |event| {
         println!("{event}");
     });

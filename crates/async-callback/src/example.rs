@@ -136,7 +136,9 @@ mod tests {
     #[test]
     fn four_tasks_are_parsed_on_workers_with_the_right_results() {
         let mut printed = 0;
-        let report = run(&[1, 2, 3, 4], 4, Duration::from_millis(50), |_| printed += 1);
+        let report = run(&[1, 2, 3, 4], 4, Duration::from_millis(50), |_| {
+            printed += 1
+        });
         assert_eq!(printed, 8, "one running and one parse line per task");
         let mut parsed: Vec<(u64, u64)> = report
             .events

@@ -30,7 +30,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use threadpool::ThreadPool;
 
-// ANCHOR: pool
 /// A fixed set of worker threads that run submitted tasks, as `ThreadPoolExecutor(n)`.
 ///
 /// Dropping the pool does not cancel anything: queued tasks still run and the workers exit
@@ -64,6 +63,7 @@ impl Pool {
         }
     }
 
+    // ANCHOR: submit
     /// Queues `task` and returns its [`Future`] at once: the notes' 异步调用 (asynchronous call).
     pub fn submit<T, F>(&self, task: F) -> Future<T>
     where
@@ -82,7 +82,7 @@ impl Pool {
         });
         future
     }
-    // ANCHOR_END: pool
+    // ANCHOR_END: submit
 
     /// Number of worker threads.
     pub fn workers(&self) -> usize {
@@ -329,7 +329,10 @@ mod tests {
         assert_eq!(task.0, "task");
         assert_eq!(callback.0, "callback");
         assert!(callback.1.starts_with("cbtest-"), "ran on {}", callback.1);
-        assert_eq!(callback.1, task.1, "the worker that ran the task runs its callback");
+        assert_eq!(
+            callback.1, task.1,
+            "the worker that ran the task runs its callback"
+        );
     }
 
     #[test]
@@ -377,7 +380,7 @@ mod tests {
         });
         let (called, calls) = unbounded();
         future.add_done_callback(move |f| {
-            let _ = called.send(f.result().map(|v| *v));
+            let _ = called.send(f.result().copied());
         });
         release.send(()).unwrap();
         let seen = recv(&calls);

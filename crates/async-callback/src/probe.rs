@@ -44,9 +44,11 @@ pub fn check() -> Result<(), Unavailable> {
         .and_then(|s| s.trim().parse::<u8>().ok());
     let ring = IoUring::new(8).map_err(|err| explain_setup_error(&err, disabled))?;
     let mut probe = Probe::new();
-    ring.submitter()
-        .register_probe(&mut probe)
-        .map_err(|err| Unavailable(format!("the kernel cannot list its io_uring operations ({err}); Linux 5.6 or later is needed")))?;
+    ring.submitter().register_probe(&mut probe).map_err(|err| {
+        Unavailable(format!(
+            "the kernel cannot list its io_uring operations ({err}); Linux 5.6 or later is needed"
+        ))
+    })?;
     if let Some((_, name)) = NEEDED.iter().find(|(code, _)| !probe.is_supported(*code)) {
         return Err(Unavailable(format!(
             "this kernel's io_uring lacks IORING_OP_{name}; Linux 5.6 or later is needed"
@@ -120,7 +122,10 @@ mod tests {
         assert_eq!(choose(None, missing).unwrap(), Backend::Pool);
         let err = choose(Some(Backend::Uring), missing).unwrap_err();
         assert!(err.to_string().contains("no ring here"), "{err}");
-        assert_eq!(choose(Some(Backend::Uring), || Ok(())).unwrap(), Backend::Uring);
+        assert_eq!(
+            choose(Some(Backend::Uring), || Ok(())).unwrap(),
+            Backend::Uring
+        );
         // Asking for the pool never probes.
         let never = || -> Result<(), Unavailable> { panic!("probed for the pool backend") };
         assert_eq!(choose(Some(Backend::Pool), never).unwrap(), Backend::Pool);
@@ -129,11 +134,14 @@ mod tests {
     #[test]
     fn setup_errors_are_explained() {
         let eperm = std::io::Error::from_raw_os_error(libc::EPERM);
-        assert!(explain_setup_error(&eperm, Some(2)).0.contains("io_uring_disabled is 2"));
-        assert!(explain_setup_error(&eperm, Some(1)).0.contains("io_uring_group"));
+        assert!(explain_setup_error(&eperm, Some(2))
+            .0
+            .contains("io_uring_disabled is 2"));
+        assert!(explain_setup_error(&eperm, Some(1))
+            .0
+            .contains("io_uring_group"));
         assert!(explain_setup_error(&eperm, Some(0)).0.contains("seccomp"));
         let enosys = std::io::Error::from_raw_os_error(libc::ENOSYS);
         assert!(explain_setup_error(&enosys, None).0.contains("no io_uring"));
     }
-
 }

@@ -181,6 +181,9 @@ mod tests {
 
     #[test]
     fn negative_results_are_errno() {
-        assert_eq!(errno(-libc::ECONNRESET).kind(), io::ErrorKind::ConnectionReset);
+        assert_eq!(
+            errno(-libc::ECONNRESET).kind(),
+            io::ErrorKind::ConnectionReset
+        );
     }
 }

@@ -186,7 +186,10 @@ impl Server {
         if result < 0 {
             let err = errno(result);
             protocol::log!("accept failed: {err}");
-            if matches!(-result, libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) {
+            if matches!(
+                -result,
+                libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM
+            ) {
                 let key = self.ops.insert(Op::AcceptBackoff(peer_addr));
                 let entry = opcode::Timeout::new(&ACCEPT_BACKOFF).build();
                 // SAFETY: the timespec is a static, alive forever.
@@ -288,6 +291,7 @@ impl Server {
         unsafe { self.ring.push(entry) };
     }
 
+    // ANCHOR: submit_recv
     fn submit_recv(&mut self, conn: Conn) {
         let key = self.ops.insert(Op::Recv(conn));
         let Op::Recv(conn) = &mut self.ops[key] else {
@@ -304,6 +308,7 @@ impl Server {
         // slab, untouched, until this completion is handled in `complete`.
         unsafe { self.ring.push(entry) };
     }
+    // ANCHOR_END: submit_recv
 
     fn submit_send(&mut self, conn: Conn, len: usize, sent: usize) {
         let max_send = self.config.max_send;
@@ -351,8 +356,12 @@ mod tests {
 
     fn connect(addr: SocketAddr) -> TcpStream {
         let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        stream.set_write_timeout(Some(Duration::from_secs(10))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream
+            .set_write_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         stream
     }
 
@@ -416,12 +425,14 @@ mod tests {
         }) else {
             return;
         };
-        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-            .unwrap();
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
         socket.set_recv_buffer_size(2048).unwrap();
         socket.connect(&addr.into()).unwrap();
         let stream: TcpStream = socket.into();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         let message = Messages::new(9, 0).next_message(4 << 20);
         exchange(stream, message);
     }

@@ -120,8 +120,17 @@ fn the_pool_load_client_verifies_every_reply_too() {
     let out = common::client(
         "async-callback",
         &[
-            "--addr", &addr, "--backend", "pool", "--conns", "20", "--rounds", "10",
-            "--size", "3000", "--json",
+            "--addr",
+            &addr,
+            "--backend",
+            "pool",
+            "--conns",
+            "20",
+            "--rounds",
+            "10",
+            "--size",
+            "3000",
+            "--json",
         ],
         b"",
     );
@@ -310,7 +319,10 @@ fn without_io_uring_the_load_client_falls_back_too() {
     let out = finish(child);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    assert!(stderr.contains("falling back to --backend pool"), "{stderr}");
+    assert!(
+        stderr.contains("falling back to --backend pool"),
+        "{stderr}"
+    );
     let s = common::summary(&out);
     assert_eq!((s.established, s.rounds, s.mismatches), (5, 20, 0));
 }

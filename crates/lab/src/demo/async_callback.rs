@@ -38,7 +38,11 @@ pub fn section_6(lab: &Path) -> crate::Result<()> {
         .map(|e| e.thread.as_str())
         .collect();
 
-    let pool = start_server(lab, "async-callback", &["--backend", "pool", "--workers", "2"])?;
+    let pool = start_server(
+        lab,
+        "async-callback",
+        &["--backend", "pool", "--workers", "2"],
+    )?;
     let pool_wait = late_client_wait(pool.addr(), 2, HOLD)?;
     // Let the holders' done-callbacks reach the log before the server goes.
     pool.wait_for_log(|l| l.contains("callback ran on"), Duration::from_secs(5));
@@ -51,8 +55,18 @@ pub fn section_6(lab: &Path) -> crate::Result<()> {
         "  $ cargo lab client async-callback --conns {CONNS} --rounds {ROUNDS}   (server log hidden)"
     );
     let mut client = Command::new(lab)
-        .args(["client", "async-callback", "--addr", &uring.addr().to_string()])
-        .args(["--conns", &CONNS.to_string(), "--rounds", &ROUNDS.to_string()])
+        .args([
+            "client",
+            "async-callback",
+            "--addr",
+            &uring.addr().to_string(),
+        ])
+        .args([
+            "--conns",
+            &CONNS.to_string(),
+            "--rounds",
+            &ROUNDS.to_string(),
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
@@ -90,7 +104,11 @@ pub fn section_6(lab: &Path) -> crate::Result<()> {
          the late client waited {:.0} ms; uring: {CONNS} connections with up to {max_fds} \
          descriptors open, served by {max_threads} thread",
         report.elapsed.as_secs_f64(),
-        callback_threads.iter().copied().collect::<Vec<_>>().join(", "),
+        callback_threads
+            .iter()
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", "),
         callback_threads.len(),
         pool_wait.as_secs_f64() * 1e3,
     );
