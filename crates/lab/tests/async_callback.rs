@@ -6,31 +6,11 @@
 mod common;
 
 use lab::scenarios::{connect, round_trip};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
-
-/// Proves a client got no reply yet: a read that times out (the reply is not there) rather
-/// than returning data. Bounded; the order of events is what the tests assert.
-fn assert_no_reply_yet(stream: &mut std::net::TcpStream) {
-    stream
-        .set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let mut byte = [0u8; 1];
-    match stream.read(&mut byte) {
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) => {}
-        other => panic!("expected no reply yet, got {other:?}"),
-    }
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-}
 
 #[test]
 fn uring_serves_a_thousand_connections_at_once_from_one_thread() {
@@ -44,12 +24,7 @@ fn uring_serves_a_thousand_connections_at_once_from_one_thread() {
         ],
         b"",
     );
-    let s = common::summary(&out);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let s = common::passed(&out);
     assert_eq!(
         (s.established, s.rounds, s.mismatches, s.errors),
         (1000, 5000, 0, 0)
@@ -64,28 +39,8 @@ fn uring_serves_a_thousand_connections_at_once_from_one_thread() {
 #[test]
 fn a_pool_of_two_serves_a_third_client_only_after_one_leaves() {
     let server = common::serve("async-callback", &["--backend", "pool", "--workers", "2"]);
-    let mut a = connect(server.addr()).unwrap();
-    let mut b = connect(server.addr()).unwrap();
-    round_trip(&mut a, b"a").unwrap();
-    round_trip(&mut b, b"b").unwrap();
-
-    let mut c = connect(server.addr()).unwrap();
-    c.write_all(b"third").unwrap();
-    assert!(
-        server.wait_for_log(
-            |l| l.contains("waits for a free worker"),
-            Duration::from_secs(10)
-        ),
-        "the server did not log that the third client waits:\n{}",
-        server.log_text()
-    );
-    assert_no_reply_yet(&mut c);
-
-    drop(b);
-    let mut reply = [0u8; 5];
-    c.read_exact(&mut reply).unwrap();
-    assert_eq!(&reply, b"THIRD");
-    // The callback of b's task logged how it ended, on the worker that ran it.
+    common::assert_a_pool_of_two_serves_a_third_client_only_after_one_leaves(&server);
+    // The done-callback of the client that left logged how it ended, on its worker.
     assert!(
         server.wait_for_log(
             |l| l.contains("done: closed by peer") && l.contains("callback ran on worker-"),
@@ -94,23 +49,12 @@ fn a_pool_of_two_serves_a_third_client_only_after_one_leaves() {
         "no done-callback line:\n{}",
         server.log_text()
     );
-    round_trip(&mut a, b"still here").unwrap();
 }
 
 #[test]
 fn the_clients_interactive_mode_reads_each_reply_by_length() {
     let server = common::serve("async-callback", &[]);
-    let addr = server.addr().to_string();
-    let out = common::client("async-callback", &["--addr", &addr], b"hello\n\n  world \n");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        ">>: HELLO\n>>: >>: WORLD\n>>: \n"
-    );
+    common::assert_interactive_client_reads_each_reply_by_length("async-callback", server.addr());
 }
 
 #[test]
@@ -134,27 +78,14 @@ fn the_pool_load_client_verifies_every_reply_too() {
         ],
         b"",
     );
-    let s = common::summary(&out);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let s = common::passed(&out);
     assert_eq!((s.established, s.rounds, s.mismatches), (20, 200, 0));
 }
 
 #[test]
 fn the_load_client_fails_on_a_wrong_reply() {
     // A server that echoes without upper-casing: every reply mismatches.
-    let echo = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = echo.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in echo.incoming().take(2).flatten() {
-            let mut writer = stream.try_clone().unwrap();
-            let mut reader = stream;
-            std::thread::spawn(move || std::io::copy(&mut reader, &mut writer));
-        }
-    });
+    let addr = common::plain_echo_server().to_string();
     let out = common::client(
         "async-callback",
         &["--addr", &addr, "--conns", "2", "--rounds", "3", "--json"],

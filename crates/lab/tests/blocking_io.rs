@@ -7,26 +7,6 @@ use lab::scenarios::{connect, round_trip};
 use std::io::Read;
 use std::time::Duration;
 
-/// Proves a client got no reply yet: a read that times out (the reply is not there) rather
-/// than returning data. Bounded; the order of events is what the tests assert.
-fn assert_no_reply_yet(stream: &mut std::net::TcpStream) {
-    stream
-        .set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let mut byte = [0u8; 1];
-    match stream.read(&mut byte) {
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) => {}
-        other => panic!("expected no reply yet, got {other:?}"),
-    }
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-}
-
 #[test]
 fn iterative_serves_the_second_client_only_after_the_first_leaves() {
     let server = common::serve("blocking-io", &["--mode", "iterative"]);
@@ -35,7 +15,7 @@ fn iterative_serves_the_second_client_only_after_the_first_leaves() {
 
     let mut second = connect(server.addr()).unwrap();
     std::io::Write::write_all(&mut second, b"second").unwrap();
-    assert_no_reply_yet(&mut second);
+    common::assert_no_reply_yet(&mut second);
 
     drop(first);
     let mut reply = [0u8; 6];
@@ -46,29 +26,7 @@ fn iterative_serves_the_second_client_only_after_the_first_leaves() {
 #[test]
 fn a_pool_of_two_serves_a_third_client_only_after_one_leaves() {
     let server = common::serve("blocking-io", &["--mode", "pool", "--workers", "2"]);
-    let mut a = connect(server.addr()).unwrap();
-    let mut b = connect(server.addr()).unwrap();
-    round_trip(&mut a, b"a").unwrap();
-    round_trip(&mut b, b"b").unwrap();
-
-    let mut c = connect(server.addr()).unwrap();
-    std::io::Write::write_all(&mut c, b"third").unwrap();
-    assert!(
-        server.wait_for_log(
-            |l| l.contains("waits for a free worker"),
-            Duration::from_secs(10)
-        ),
-        "the server did not log that the third client waits:\n{}",
-        server.log_text()
-    );
-    assert_no_reply_yet(&mut c);
-
-    drop(b);
-    let mut reply = [0u8; 5];
-    c.read_exact(&mut reply).unwrap();
-    assert_eq!(&reply, b"THIRD");
-    // The remaining worker still serves its own client.
-    round_trip(&mut a, b"still here").unwrap();
+    common::assert_a_pool_of_two_serves_a_third_client_only_after_one_leaves(&server);
 }
 
 #[test]
@@ -117,33 +75,13 @@ fn fork_mode_leaves_no_zombie_children() {
 #[test]
 fn interactive_client_reads_each_reply_by_length() {
     let server = common::serve("blocking-io", &["--mode", "thread"]);
-    let addr = server.addr().to_string();
-    let out = common::client("blocking-io", &["--addr", &addr], b"hello\n\n  world \n");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        ">>: HELLO\n>>: >>: WORLD\n>>: \n"
-    );
+    common::assert_interactive_client_reads_each_reply_by_length("blocking-io", server.addr());
 }
 
 #[test]
 fn load_client_fails_on_a_wrong_reply() {
     // A server that echoes without upper-casing: every reply mismatches.
-    let echo = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = echo.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in echo.incoming().take(2).flatten() {
-            let mut writer = stream.try_clone().unwrap();
-            let mut reader = stream;
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut reader, &mut writer);
-            });
-        }
-    });
+    let addr = common::plain_echo_server().to_string();
     let out = common::client(
         "blocking-io",
         &["--addr", &addr, "--conns", "2", "--rounds", "3", "--json"],

@@ -1,7 +1,7 @@
 //! Demo for section 六: callbacks on a pool (the notes' program), the pool server's bound,
 //! and io_uring serving a thousand connections from one thread.
 
-use super::{late_client_wait, start_server, watch};
+use super::{late_client_wait, show_client, start_server, watch};
 use async_callback::example::{self, What};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -81,16 +81,7 @@ pub fn section_6(lab: &Path) -> crate::Result<()> {
         std::thread::sleep(Duration::from_millis(20));
     }
     let output = client.wait_with_output()?;
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        println!("  client   | {line}");
-    }
-    if !output.status.success() {
-        return Err(format!(
-            "the load client failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-        .into());
-    }
+    show_client(&output)?;
     println!(
         "  /proc    | server pid {}: at most {max_fds} descriptors open, {max_threads} thread(s), \
          {:.1} MiB resident",

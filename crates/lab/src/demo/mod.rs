@@ -79,6 +79,22 @@ pub fn start_server(lab: &Path, krate: &str, args: &[&str]) -> crate::Result<Ser
     Ok(server)
 }
 
+/// Prints a finished load client's output, labelled, and turns its failure into an error.
+pub fn show_client(output: &std::process::Output) -> crate::Result<()> {
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        println!("  client   | {line}");
+    }
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the load client failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into())
+    }
+}
+
 /// A scripted client that prints what it does, labelled with its name.
 pub struct Talker {
     name: String,
