@@ -64,6 +64,30 @@ pub fn check() -> Result<(), Unavailable> {
 }
 // ANCHOR_END: check
 
+/// Whether the running kernel is at least `major.minor`, for features the probe cannot ask
+/// about (flags of an operation, rather than the operation itself).
+pub fn kernel_at_least(major: u32, minor: u32) -> bool {
+    // SAFETY: `uname` fills the zeroed struct it is given and touches nothing else.
+    let release = unsafe {
+        let mut name: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut name) != 0 {
+            return false;
+        }
+        std::ffi::CStr::from_ptr(name.release.as_ptr())
+            .to_string_lossy()
+            .into_owned()
+    };
+    parse_release(&release) >= Some((major, minor))
+}
+
+/// `6.18.44-fc-v657` -> `(6, 18)`.
+fn parse_release(release: &str) -> Option<(u32, u32)> {
+    let mut numbers = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>());
+    Some((numbers.next()?.ok()?, numbers.next()?.ok()?))
+}
+
 /// Turns `io_uring_setup`'s error into the likely reason.
 fn explain_setup_error(err: &std::io::Error, disabled: Option<u8>) -> Unavailable {
     let why = match (err.raw_os_error(), disabled) {
@@ -129,6 +153,16 @@ mod tests {
         // Asking for the pool never probes.
         let never = || -> Result<(), Unavailable> { panic!("probed for the pool backend") };
         assert_eq!(choose(Some(Backend::Pool), never).unwrap(), Backend::Pool);
+    }
+
+    #[test]
+    fn kernel_releases_parse() {
+        assert_eq!(parse_release("6.18.44-fc-v657"), Some((6, 18)));
+        assert_eq!(parse_release("5.4.0-150-generic"), Some((5, 4)));
+        assert_eq!(parse_release("garbage"), None);
+        assert!(Some((5, 4)) < Some((5, 19)) && Some((6, 1)) > Some((5, 19)));
+        // Whatever this machine runs, it is newer than the first Linux.
+        assert!(kernel_at_least(1, 0));
     }
 
     #[test]

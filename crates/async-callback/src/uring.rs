@@ -33,7 +33,7 @@
 //! 5.19/6.0) so idle connections hold no buffer at all, registered files, and a runtime
 //! (tokio-uring, glommio, monoio) that turns these callbacks back into `async fn`s.
 
-use crate::ring::{errno, Ring, Stats};
+use crate::ring::{self, errno, Ring, Stats};
 use io_uring::{opcode, types};
 use protocol::limits::READ_SIZE;
 use slab::Slab;
@@ -133,6 +133,7 @@ pub fn run(listener: TcpListener, config: Config) -> crate::Result<()> {
     let ring = Ring::new(config.sq_entries, Arc::clone(&config.stats))?;
     let mut server = Server {
         ring,
+        recv_flags: ring::poll_first(),
         ops: Slab::with_capacity(1024),
         listener,
         config,
@@ -142,6 +143,8 @@ pub fn run(listener: TcpListener, config: Config) -> crate::Result<()> {
 
 struct Server {
     ring: Ring,
+    /// Flags for every receive (see [`ring::poll_first`]).
+    recv_flags: u16,
     ops: Slab<Op>,
     listener: TcpListener,
     config: Config,
@@ -302,6 +305,7 @@ impl Server {
             conn.buf.as_mut_ptr(),
             READ_SIZE as u32,
         )
+        .ioprio(self.recv_flags)
         .build()
         .user_data(key as u64);
         // SAFETY: the buffer is boxed inside the `Op` stored under `key`, which stays in the

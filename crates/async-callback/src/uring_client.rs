@@ -16,7 +16,7 @@
 //! slots are empty is the socket closed, because until then the kernel may still touch its
 //! buffers. Connects go out [`CONNECTS_IN_FLIGHT`] at a time, below the server's listen queue.
 
-use crate::ring::{errno, Ring};
+use crate::ring::{self, errno, Ring};
 use io_uring::{opcode, types};
 use protocol::cli::LoadPlan;
 use protocol::load::{reply_matches, Messages, Tally};
@@ -93,6 +93,7 @@ pub fn run(addr: SocketAddr, plan: &LoadPlan) -> crate::Result<()> {
     let start = Instant::now();
     let mut driver = Driver {
         ring: Ring::new(SQ_ENTRIES, Default::default())?,
+        recv_flags: ring::poll_first(),
         target: Box::new(SockAddr::from(addr)),
         conns: (0..plan.conns)
             .map(|i| Conn {
@@ -137,6 +138,8 @@ pub fn run(addr: SocketAddr, plan: &LoadPlan) -> crate::Result<()> {
 /// requests cancelled) before the buffers and the address its requests point to.
 struct Driver<'a> {
     ring: Ring,
+    /// Flags for every receive (see [`ring::poll_first`]).
+    recv_flags: u16,
     /// The server's address, boxed: connect requests point to it.
     target: Box<SockAddr>,
     conns: Vec<Conn>,
@@ -343,6 +346,7 @@ impl Driver<'_> {
             unfilled.as_mut_ptr(),
             unfilled.len() as u32,
         )
+        .ioprio(self.recv_flags)
         .build()
         .user_data(key(i, Slot::In));
         conn.in_busy = true;
