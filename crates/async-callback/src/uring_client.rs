@@ -178,10 +178,11 @@ impl Driver<'_> {
     // ANCHOR_END: client_complete
 
     fn on_connect(&mut self, i: usize, result: i32) {
-        self.connecting -= 1;
         if result < 0 {
+            // `fail` frees this connect's slot, as it does for a connect that timed out.
             return self.fail(i, format!("connect: {}", errno(result)));
         }
+        self.connecting -= 1;
         self.tally.established += 1;
         self.conns[i].phase = Phase::Talking;
         self.start_round(i);
@@ -442,6 +443,22 @@ mod tests {
         });
         let err = run(addr, &plan(2, 3, 64)).unwrap_err();
         assert!(err.to_string().contains("6 mismatches"), "{err}");
+    }
+
+    #[test]
+    fn refused_connections_are_counted_and_the_run_ends() {
+        if !available() {
+            return;
+        }
+        // Bind, learn a free port, close it: nobody listens there now. More connections than
+        // CONNECTS_IN_FLIGHT, so every refused connect must free its slot for the next.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let err = run(addr, &plan(CONNECTS_IN_FLIGHT + 44, 1, 64)).unwrap_err();
+        let want = format!("{} errors", CONNECTS_IN_FLIGHT + 44);
+        assert!(err.to_string().contains(&want), "{err}");
     }
 
     #[test]
