@@ -37,6 +37,12 @@ pub const MODELS: &[Model] = &[
         server: nonblocking_io::server_main::<Vec<OsString>, OsString>,
         client: nonblocking_io::client_main::<Vec<OsString>, OsString>,
     },
+    Model {
+        krate: "async-callback",
+        section: "六, asynchronous I/O: a pool with callbacks, and io_uring",
+        server: async_callback::server_main::<Vec<OsString>, OsString>,
+        client: async_callback::client_main::<Vec<OsString>, OsString>,
+    },
 ];
 
 /// Which of a crate's two binaries to run.

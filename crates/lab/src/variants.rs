@@ -93,6 +93,23 @@ pub const VARIANTS: &[Variant] = &[
         args: &["--sleep-ms", "1"],
         cap: None,
     },
+    Variant {
+        name: "async-callback/uring",
+        krate: "async-callback",
+        // Explicit, so a machine without io_uring fails here instead of testing the pool.
+        args: &["--backend", "uring"],
+        cap: None,
+    },
+    Variant {
+        name: "async-callback/pool",
+        krate: "async-callback",
+        args: &["--backend", "pool", "--workers", "4"],
+        cap: Some(Cap {
+            conns: POOL_WORKERS,
+            why: "each connection's blocking loop is one pool task: the 4 workers are held \
+                  until their clients leave, and the next connection's task waits in the queue",
+        }),
+    },
 ];
 
 /// The variant called `name`.
@@ -127,8 +144,10 @@ mod tests {
 
     #[test]
     fn the_pool_cap_matches_its_flag() {
-        let pool = find("blocking-io/pool").unwrap();
-        assert!(pool.args.ends_with(&["--workers", "4"]) && POOL_WORKERS == 4);
-        assert!(pool.serves(4).is_ok() && pool.serves(5).is_err());
+        for name in ["blocking-io/pool", "async-callback/pool"] {
+            let pool = find(name).unwrap();
+            assert!(pool.args.ends_with(&["--workers", "4"]) && POOL_WORKERS == 4);
+            assert!(pool.serves(4).is_ok() && pool.serves(5).is_err());
+        }
     }
 }
