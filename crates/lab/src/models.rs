@@ -37,6 +37,12 @@ pub const MODELS: &[Model] = &[
         server: nonblocking_io::server_main::<Vec<OsString>, OsString>,
         client: nonblocking_io::client_main::<Vec<OsString>, OsString>,
     },
+    Model {
+        krate: "multiplexing",
+        section: "五, IO multiplexing",
+        server: multiplexing::server_main::<Vec<OsString>, OsString>,
+        client: multiplexing::client_main::<Vec<OsString>, OsString>,
+    },
 ];
 
 /// Which of a crate's two binaries to run.

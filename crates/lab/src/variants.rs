@@ -93,7 +93,33 @@ pub const VARIANTS: &[Variant] = &[
         args: &["--sleep-ms", "1"],
         cap: None,
     },
+    Variant {
+        name: "multiplexing/polling",
+        krate: "multiplexing",
+        args: &["--backend", "polling"],
+        cap: None,
+    },
+    Variant {
+        name: "multiplexing/mio",
+        krate: "multiplexing",
+        args: &["--backend", "mio"],
+        cap: None,
+    },
+    Variant {
+        name: "multiplexing/select",
+        krate: "multiplexing",
+        args: &["--backend", "select"],
+        cap: Some(Cap {
+            conns: SELECT_CONNS,
+            why: "select(2)'s fd_set holds descriptors 0..1023 (FD_SETSIZE = 1024), and \
+                  stdio, the listener and a few more already take some of them",
+        }),
+    },
 ];
+
+/// What the select variant serves at once: a bit under `FD_SETSIZE` (1024), because the
+/// process already holds descriptors 0 to 3 (stdio and the listener) before any client.
+pub const SELECT_CONNS: usize = 1000;
 
 /// The variant called `name`.
 pub fn find(name: &str) -> Option<&'static Variant> {
@@ -123,6 +149,13 @@ mod tests {
                 v.name
             );
         }
+    }
+
+    #[test]
+    fn the_select_cap_fits_in_an_fd_set() {
+        let select = find("multiplexing/select").unwrap();
+        assert!(SELECT_CONNS + 4 <= libc::FD_SETSIZE);
+        assert!(select.serves(SELECT_CONNS).is_ok() && select.serves(SELECT_CONNS + 1).is_err());
     }
 
     #[test]
