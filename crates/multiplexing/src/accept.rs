@@ -38,6 +38,7 @@ pub enum Next {
     Paused,
 }
 
+// ANCHOR: after_error
 /// Decides what follows a failed `accept`, logging what is worth a line. `open` is how many
 /// connections the server holds, for the log.
 pub fn after_error(err: &io::Error, pause: &mut AcceptPause, open: usize) -> Next {
@@ -88,6 +89,7 @@ pub fn after_error(err: &io::Error, pause: &mut AcceptPause, open: usize) -> Nex
         }
     }
 }
+// ANCHOR_END: after_error
 
 /// Readies a socket `accept` just returned (std's or mio's): `TCP_NODELAY`, and a log line.
 ///

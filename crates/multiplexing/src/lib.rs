@@ -99,6 +99,7 @@ where
     protocol::exit_code("server", run_server(&cli))
 }
 
+// ANCHOR: run_server
 /// Sets the descriptor limit if asked, binds, prints `listening on`, then runs the backend.
 pub fn run_server(cli: &ServerCli) -> Result<()> {
     if let Some(n) = cli.max_fds {
@@ -113,6 +114,7 @@ pub fn run_server(cli: &ServerCli) -> Result<()> {
         Backend::Select => select_backend::run(listener),
     }
 }
+// ANCHOR_END: run_server
 
 /// The `client` binary.
 pub fn client_main<I, T>(args: I) -> ExitCode

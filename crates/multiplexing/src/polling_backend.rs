@@ -166,6 +166,7 @@ impl Server {
         }
     }
 
+    // ANCHOR: serve
     /// Handles one event for connection `key`, then closes it or updates what it is
     /// watched for.
     fn serve(&mut self, key: usize, readable: bool, writable: bool, buf: &mut [u8; READ_SIZE]) {
@@ -199,6 +200,7 @@ impl Server {
             self.close(key, how);
         }
     }
+    // ANCHOR_END: serve
 
     /// Deletes connection `key` from the poller, then drops (closes) it.
     fn close(&mut self, key: usize, how: io::Result<()>) {
