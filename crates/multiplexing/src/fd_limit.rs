@@ -71,8 +71,14 @@ mod tests {
         let before = get().unwrap();
         assert_eq!(raise_to(before.rlim_cur).unwrap(), before.rlim_cur);
         assert_eq!(get().unwrap().rlim_cur, before.rlim_cur);
-        assert!(
-            set_max_fds(before.rlim_max.saturating_add(1)).is_err() || before.rlim_max == u64::MAX
-        );
+    }
+
+    #[test]
+    fn a_limit_above_the_hard_one_is_refused() {
+        let hard = get().unwrap().rlim_max;
+        if hard < libc::RLIM_INFINITY {
+            let err = set_max_fds(hard + 1).unwrap_err().to_string();
+            assert!(err.contains("hard limit"), "{err}");
+        }
     }
 }
