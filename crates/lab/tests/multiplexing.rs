@@ -2,8 +2,7 @@
 //! wall, running out of descriptors without stopping or spinning, and its client.
 //!
 //! The shared scenarios and the never-reading client run for all three backends in
-//! `conformance.rs`, through the lab's table of variants. The load client's verdicts (a wrong
-//! reply, a refused connection) are unit tests in `crates/multiplexing/src/client.rs`.
+//! `conformance.rs`, through the lab's table of variants.
 
 mod common;
 
@@ -36,24 +35,7 @@ fn allow_fds(n: u64) {
 /// 1000 connections at once, every reply verified, and the server still has one thread.
 fn thousand_connections(backend: &str) {
     let server = common::serve("multiplexing", &["--backend", backend]);
-    let addr = server.addr().to_string();
-    let out = common::client(
-        "multiplexing",
-        &[
-            "--addr", &addr, "--conns", "1000", "--rounds", "5", "--json",
-        ],
-        b"",
-    );
-    let s = common::summary(&out);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        (s.established, s.rounds, s.mismatches, s.errors),
-        (1000, 5000, 0, 0)
-    );
+    common::load_passes("multiplexing", server.addr(), 1000, 5);
     let threads = lab::procfs::status(server.pid()).unwrap().threads;
     assert_eq!(threads, 1, "one thread serves everyone");
 }
@@ -170,15 +152,15 @@ fn select_survives_running_out_of_descriptors() {
 #[test]
 fn interactive_client_reads_each_reply_by_length() {
     let server = common::serve("multiplexing", &[]);
-    let addr = server.addr().to_string();
-    let out = common::client("multiplexing", &["--addr", &addr], b"hello\n\n  world \n");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        ">>: HELLO\n>>: >>: WORLD\n>>: \n"
-    );
+    common::check_interactive_client("multiplexing", server.addr());
+}
+
+#[test]
+fn load_client_fails_on_wrong_replies() {
+    common::check_load_client_fails_on_wrong_replies("multiplexing");
+}
+
+#[test]
+fn load_client_fails_when_nobody_listens() {
+    common::check_load_client_fails_when_nobody_listens("multiplexing");
 }

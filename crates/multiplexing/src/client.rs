@@ -30,12 +30,7 @@ const SPARE_FDS: u64 = 64;
 
 pub fn run(opts: &ClientOpts) -> crate::Result<()> {
     match opts.mode()? {
-        ClientMode::Interactive => {
-            let mut stream = TcpStream::connect(opts.addr)?;
-            stream.set_nodelay(true)?;
-            protocol::interactive::run(&mut stream, std::io::stdin().lock(), std::io::stdout())?;
-            Ok(())
-        }
+        ClientMode::Interactive => Ok(protocol::interactive::connect(opts.addr)?),
         ClientMode::Load(plan) => load(opts.addr, &plan)?.report(plan.json),
     }
 }
@@ -353,9 +348,10 @@ mod tests {
         }
     }
 
-    /// A blocking thread-per-connection echo-upper server, or a plain echo one (`upper`
-    /// false): enough to check the client against, independent of this crate's servers.
-    fn reference_server(upper: bool) -> SocketAddr {
+    /// A blocking thread-per-connection echo-upper server that writes each reply in pieces
+    /// as it reads: enough to check the client against, independent of this crate's servers.
+    /// (The lab's process tests check the client's verdicts on wrong replies and refusals.)
+    fn reference_server() -> SocketAddr {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         std::thread::spawn(move || {
@@ -364,9 +360,7 @@ mod tests {
                     let mut stream = stream;
                     let mut buf = [0u8; 4096];
                     while let Ok(n @ 1..) = stream.read(&mut buf) {
-                        if upper {
-                            protocol::upper_in_place(&mut buf[..n]);
-                        }
+                        protocol::upper_in_place(&mut buf[..n]);
                         if stream.write_all(&buf[..n]).is_err() {
                             break;
                         }
@@ -379,27 +373,9 @@ mod tests {
 
     #[test]
     fn every_connection_makes_every_round() {
-        let addr = reference_server(true);
+        let addr = reference_server();
         let s = load(addr, &plan(20, 30, 3000)).unwrap();
         assert!(s.passed(), "{s:?}");
         assert_eq!((s.established, s.rounds, s.bytes), (20, 600, 600 * 3000));
-    }
-
-    #[test]
-    fn a_wrong_reply_is_counted() {
-        let addr = reference_server(false);
-        let s = load(addr, &plan(2, 3, 64)).unwrap();
-        assert_eq!((s.rounds, s.mismatches), (6, 6));
-        assert!(!s.passed());
-    }
-
-    #[test]
-    fn a_refused_connection_is_an_error() {
-        let addr = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap();
-        let s = load(addr, &plan(3, 1, 64)).unwrap();
-        assert_eq!((s.established, s.errors), (0, 3));
     }
 }

@@ -6,8 +6,8 @@
 
 mod blocking_io;
 mod coroutine_spawn;
-mod nonblocking_io;
 mod multiplexing;
+mod nonblocking_io;
 
 use crate::process::ServerProcess;
 use std::io::{Read, Write};
