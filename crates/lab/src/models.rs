@@ -38,6 +38,12 @@ pub const MODELS: &[Model] = &[
         client: nonblocking_io::client_main::<Vec<OsString>, OsString>,
     },
     Model {
+        krate: "multiplexing",
+        section: "五, IO multiplexing",
+        server: multiplexing::server_main::<Vec<OsString>, OsString>,
+        client: multiplexing::client_main::<Vec<OsString>, OsString>,
+    },
+    Model {
         krate: "async-callback",
         section: "六, asynchronous I/O: a pool with callbacks, and io_uring",
         server: async_callback::server_main::<Vec<OsString>, OsString>,

@@ -94,6 +94,28 @@ pub const VARIANTS: &[Variant] = &[
         cap: None,
     },
     Variant {
+        name: "multiplexing/polling",
+        krate: "multiplexing",
+        args: &["--backend", "polling"],
+        cap: None,
+    },
+    Variant {
+        name: "multiplexing/mio",
+        krate: "multiplexing",
+        args: &["--backend", "mio"],
+        cap: None,
+    },
+    Variant {
+        name: "multiplexing/select",
+        krate: "multiplexing",
+        args: &["--backend", "select"],
+        cap: Some(Cap {
+            conns: SELECT_CONNS,
+            why: "select(2)'s fd_set holds descriptors 0..1023 (FD_SETSIZE = 1024), and \
+                  stdio, the listener and a few more already take some of them",
+        }),
+    },
+    Variant {
         name: "async-callback/uring",
         krate: "async-callback",
         // Explicit, so a machine without io_uring fails here instead of testing the pool.
@@ -111,6 +133,13 @@ pub const VARIANTS: &[Variant] = &[
         }),
     },
 ];
+
+/// What the select variant serves at once: a bit under `FD_SETSIZE` (1024), because the
+/// process already holds descriptors 0 to 3 (stdio and the listener) before any client.
+pub const SELECT_CONNS: usize = 1000;
+
+// Checked when compiling: the cap plus those four descriptors fits in an `fd_set`.
+const _: () = assert!(SELECT_CONNS + 4 <= libc::FD_SETSIZE);
 
 /// The variant called `name`.
 pub fn find(name: &str) -> Option<&'static Variant> {
@@ -140,6 +169,12 @@ mod tests {
                 v.name
             );
         }
+    }
+
+    #[test]
+    fn the_select_cap_fits_in_an_fd_set() {
+        let select = find("multiplexing/select").unwrap();
+        assert!(select.serves(SELECT_CONNS).is_ok() && select.serves(SELECT_CONNS + 1).is_err());
     }
 
     #[test]

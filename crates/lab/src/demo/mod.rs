@@ -7,6 +7,7 @@
 mod async_callback;
 mod blocking_io;
 mod coroutine_spawn;
+mod multiplexing;
 mod nonblocking_io;
 
 use crate::process::ServerProcess;
@@ -45,6 +46,11 @@ pub const SECTIONS: &[Section] = &[
         number: 4,
         title: "四 non-blocking I/O: busy polling, a nap, and the notes' buggy first version",
         run: nonblocking_io::section_4,
+    },
+    Section {
+        number: 5,
+        title: "五 IO multiplexing: one thread waits for every socket (polling, mio, select)",
+        run: multiplexing::section_5,
     },
     Section {
         number: 6,
