@@ -37,6 +37,18 @@ pub const MODELS: &[Model] = &[
         server: nonblocking_io::server_main::<Vec<OsString>, OsString>,
         client: nonblocking_io::client_main::<Vec<OsString>, OsString>,
     },
+    Model {
+        krate: "multiplexing",
+        section: "五, IO multiplexing",
+        server: multiplexing::server_main::<Vec<OsString>, OsString>,
+        client: multiplexing::client_main::<Vec<OsString>, OsString>,
+    },
+    Model {
+        krate: "async-callback",
+        section: "六, asynchronous I/O: a pool with callbacks, and io_uring",
+        server: async_callback::server_main::<Vec<OsString>, OsString>,
+        client: async_callback::client_main::<Vec<OsString>, OsString>,
+    },
     // Not a model of the notes: the bench's tokio yardstick, living in the lab
     // (crates/lab/src/baseline.rs). Its client is the bench's load generator.
     Model {

@@ -93,6 +93,45 @@ pub const VARIANTS: &[Variant] = &[
         args: &["--sleep-ms", "1"],
         cap: None,
     },
+    Variant {
+        name: "multiplexing/polling",
+        krate: "multiplexing",
+        args: &["--backend", "polling"],
+        cap: None,
+    },
+    Variant {
+        name: "multiplexing/mio",
+        krate: "multiplexing",
+        args: &["--backend", "mio"],
+        cap: None,
+    },
+    Variant {
+        name: "multiplexing/select",
+        krate: "multiplexing",
+        args: &["--backend", "select"],
+        cap: Some(Cap {
+            conns: SELECT_CONNS,
+            why: "select(2)'s fd_set holds descriptors 0..1023 (FD_SETSIZE = 1024), and \
+                  stdio, the listener and a few more already take some of them",
+        }),
+    },
+    Variant {
+        name: "async-callback/uring",
+        krate: "async-callback",
+        // Explicit, so a machine without io_uring fails here instead of testing the pool.
+        args: &["--backend", "uring"],
+        cap: None,
+    },
+    Variant {
+        name: "async-callback/pool",
+        krate: "async-callback",
+        args: &["--backend", "pool", "--workers", "4"],
+        cap: Some(Cap {
+            conns: POOL_WORKERS,
+            why: "each connection's blocking loop is one pool task: the 4 workers are held \
+                  until their clients leave, and the next connection's task waits in the queue",
+        }),
+    },
     // The bench's yardstick (crates/lab/src/baseline.rs), not a model: every ratio in
     // docs/src/results.md is divided by these. Listed here so conformance tests them too.
     Variant {
@@ -108,6 +147,13 @@ pub const VARIANTS: &[Variant] = &[
         cap: None,
     },
 ];
+
+/// What the select variant serves at once: a bit under `FD_SETSIZE` (1024), because the
+/// process already holds descriptors 0 to 3 (stdio and the listener) before any client.
+pub const SELECT_CONNS: usize = 1000;
+
+// Checked when compiling: the cap plus those four descriptors fits in an `fd_set`.
+const _: () = assert!(SELECT_CONNS + 4 <= libc::FD_SETSIZE);
 
 /// The variant called `name`.
 pub fn find(name: &str) -> Option<&'static Variant> {
@@ -140,9 +186,17 @@ mod tests {
     }
 
     #[test]
+    fn the_select_cap_fits_in_an_fd_set() {
+        let select = find("multiplexing/select").unwrap();
+        assert!(select.serves(SELECT_CONNS).is_ok() && select.serves(SELECT_CONNS + 1).is_err());
+    }
+
+    #[test]
     fn the_pool_cap_matches_its_flag() {
-        let pool = find("blocking-io/pool").unwrap();
-        assert!(pool.args.ends_with(&["--workers", "4"]) && POOL_WORKERS == 4);
-        assert!(pool.serves(4).is_ok() && pool.serves(5).is_err());
+        for name in ["blocking-io/pool", "async-callback/pool"] {
+            let pool = find(name).unwrap();
+            assert!(pool.args.ends_with(&["--workers", "4"]) && POOL_WORKERS == 4);
+            assert!(pool.serves(4).is_ok() && pool.serves(5).is_err());
+        }
     }
 }

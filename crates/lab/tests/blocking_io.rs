@@ -7,26 +7,6 @@ use lab::scenarios::{connect, round_trip};
 use std::io::Read;
 use std::time::Duration;
 
-/// Proves a client got no reply yet: a read that times out (the reply is not there) rather
-/// than returning data. Bounded; the order of events is what the tests assert.
-fn assert_no_reply_yet(stream: &mut std::net::TcpStream) {
-    stream
-        .set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let mut byte = [0u8; 1];
-    match stream.read(&mut byte) {
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-            ) => {}
-        other => panic!("expected no reply yet, got {other:?}"),
-    }
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-}
-
 #[test]
 fn iterative_serves_the_second_client_only_after_the_first_leaves() {
     let server = common::serve("blocking-io", &["--mode", "iterative"]);
@@ -35,7 +15,7 @@ fn iterative_serves_the_second_client_only_after_the_first_leaves() {
 
     let mut second = connect(server.addr()).unwrap();
     std::io::Write::write_all(&mut second, b"second").unwrap();
-    assert_no_reply_yet(&mut second);
+    common::assert_no_reply_yet(&mut second);
 
     drop(first);
     let mut reply = [0u8; 6];
@@ -46,29 +26,7 @@ fn iterative_serves_the_second_client_only_after_the_first_leaves() {
 #[test]
 fn a_pool_of_two_serves_a_third_client_only_after_one_leaves() {
     let server = common::serve("blocking-io", &["--mode", "pool", "--workers", "2"]);
-    let mut a = connect(server.addr()).unwrap();
-    let mut b = connect(server.addr()).unwrap();
-    round_trip(&mut a, b"a").unwrap();
-    round_trip(&mut b, b"b").unwrap();
-
-    let mut c = connect(server.addr()).unwrap();
-    std::io::Write::write_all(&mut c, b"third").unwrap();
-    assert!(
-        server.wait_for_log(
-            |l| l.contains("waits for a free worker"),
-            Duration::from_secs(10)
-        ),
-        "the server did not log that the third client waits:\n{}",
-        server.log_text()
-    );
-    assert_no_reply_yet(&mut c);
-
-    drop(b);
-    let mut reply = [0u8; 5];
-    c.read_exact(&mut reply).unwrap();
-    assert_eq!(&reply, b"THIRD");
-    // The remaining worker still serves its own client.
-    round_trip(&mut a, b"still here").unwrap();
+    common::assert_a_pool_of_two_serves_a_third_client_only_after_one_leaves(&server);
 }
 
 #[test]

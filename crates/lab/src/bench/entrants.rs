@@ -43,8 +43,9 @@ const PYTHON_SERVERS: &[PythonServer] = &[
         file: "select_server.py",
         module: None,
         cap: Some(Cap {
-            // 1024 descriptors, less stdin, stdout, stderr, the listener and some slack.
-            conns: 1000,
+            // The same bound as the Rust select server: 1024 descriptors, less stdio, the
+            // listener and some slack.
+            conns: crate::variants::SELECT_CONNS,
             why: "select() only takes descriptors below FD_SETSIZE (1024)",
         }),
     },

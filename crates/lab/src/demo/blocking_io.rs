@@ -1,6 +1,6 @@
 //! Demos for sections 二 and 三: who waits, and for how long, in the blocking model.
 
-use super::{late_client_wait, start_server, watch};
+use super::{late_client_wait, show_client, start_server, watch};
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
@@ -101,16 +101,7 @@ pub fn section_3(lab: &Path) -> crate::Result<()> {
         .args(["client", "blocking-io", "--addr", &fork.addr().to_string()])
         .args(["--conns", "100", "--rounds", "200"])
         .output()?;
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        println!("  client   | {line}");
-    }
-    if !output.status.success() {
-        return Err(format!(
-            "the load client failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-        .into());
-    }
+    show_client(&output)?;
     drop(fork);
 
     println!(

@@ -4,8 +4,10 @@
 //! output with labels, and ends with a line that starts `=> measured:` and gives the number
 //! that makes the section's point on this machine.
 
+mod async_callback;
 mod blocking_io;
 mod coroutine_spawn;
+mod multiplexing;
 mod nonblocking_io;
 
 use crate::process::ServerProcess;
@@ -45,6 +47,16 @@ pub const SECTIONS: &[Section] = &[
         title: "四 non-blocking I/O: busy polling, a nap, and the notes' buggy first version",
         run: nonblocking_io::section_4,
     },
+    Section {
+        number: 5,
+        title: "五 IO multiplexing: one thread waits for every socket (polling, mio, select)",
+        run: multiplexing::section_5,
+    },
+    Section {
+        number: 6,
+        title: "六 asynchronous I/O: callbacks on a pool, and completions on io_uring",
+        run: async_callback::section_6,
+    },
 ];
 
 /// Runs every section's demo, or only `only`.
@@ -82,6 +94,22 @@ pub fn start_server(lab: &Path, krate: &str, args: &[&str]) -> crate::Result<Ser
     let server = ServerProcess::start(lab, krate, args)?;
     server.echo("  server   | ");
     Ok(server)
+}
+
+/// Prints a finished load client's output, labelled, and turns its failure into an error.
+pub fn show_client(output: &std::process::Output) -> crate::Result<()> {
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        println!("  client   | {line}");
+    }
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "the load client failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+        .into())
+    }
 }
 
 /// A scripted client that prints what it does, labelled with its name.

@@ -2,9 +2,13 @@
 #![allow(dead_code)]
 
 use lab::process::ServerProcess;
+use lab::scenarios::{connect, round_trip};
 use lab::variants::Variant;
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 /// The lab binary cargo built for these tests: it runs every crate's server by name, so the
 /// five binaries called `server` never have to be told apart.
@@ -147,4 +151,63 @@ pub fn load_passes(
         (conns as u64, conns as u64 * rounds, 0, 0)
     );
     s
+}
+
+/// Parses the summary of a load run that must have passed, with the client's stderr in the
+/// panic if it did not.
+pub fn passed(output: &Output) -> protocol::load::Summary {
+    assert!(
+        output.status.success(),
+        "the load client failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    summary(output)
+}
+
+/// Proves a client got no reply yet: a read that times out (the reply is not there) rather
+/// than returning data. Bounded; the order of events is what the tests assert.
+pub fn assert_no_reply_yet(stream: &mut TcpStream) {
+    stream
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut byte = [0u8; 1];
+    match stream.read(&mut byte) {
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) => {}
+        other => panic!("expected no reply yet, got {other:?}"),
+    }
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+}
+
+/// The pool bound, for a server started with two workers: clients A and B hold both, a third
+/// is accepted but answered only after B leaves (order, not time), and A is still served.
+pub fn assert_a_pool_of_two_serves_a_third_client_only_after_one_leaves(server: &ServerProcess) {
+    let mut a = connect(server.addr()).unwrap();
+    let mut b = connect(server.addr()).unwrap();
+    round_trip(&mut a, b"a").unwrap();
+    round_trip(&mut b, b"b").unwrap();
+
+    let mut c = connect(server.addr()).unwrap();
+    c.write_all(b"third").unwrap();
+    assert!(
+        server.wait_for_log(
+            |l| l.contains("waits for a free worker"),
+            Duration::from_secs(10)
+        ),
+        "the server did not log that the third client waits:\n{}",
+        server.log_text()
+    );
+    assert_no_reply_yet(&mut c);
+
+    drop(b);
+    let mut reply = [0u8; 5];
+    c.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"THIRD");
+    // The remaining worker still serves its own client.
+    round_trip(&mut a, b"still here").unwrap();
 }

@@ -1,0 +1,205 @@
+//! The io_uring ring as both the server and the load client use it: two queues shared with
+//! the kernel, and the few rules that keep them honest.
+//!
+//! - The **submission queue** (SQ) holds requests: "receive into this buffer", "send these
+//!   bytes", "accept a connection". Each carries a `user_data` number that comes back with
+//!   its answer; ours is a key into a slab of in-flight operations.
+//! - The **completion queue** (CQ) holds answers: `(user_data, result)`, where a result >= 0
+//!   is what the system call would have returned and a negative one is `-errno`.
+//! - One `io_uring_enter` call submits everything queued and waits for at least one answer.
+//!
+//! The rule that makes this `unsafe`: once a request naming a buffer is queued, the kernel may
+//! write into (or read from) that buffer at any moment until its completion arrives. The
+//! buffer must stay alive and in place until then, which is why every buffer here is owned by
+//! its in-flight operation. A full SQ is not an error: we hand what is queued to the kernel
+//! to make room, and if even that is refused (the kernel is busy until we reap completions),
+//! the request waits in a backlog and goes first on the next turn.
+
+use io_uring::{squeue, IoUring};
+use std::collections::VecDeque;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// CQ entries per SQ entry. Every connection can have an operation in flight, far more than
+/// the SQ holds at once; the kernel keeps any overflow (IORING_FEAT_NODROP, checked by the
+/// probe), but a roomy CQ avoids that slow path.
+const CQ_PER_SQ: u32 = 8;
+
+/// Counters a test (or a curious student) can read while the ring runs on another thread.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Times a request found the submission queue full.
+    pub sq_full: AtomicU64,
+    /// Sends that the kernel completed with fewer bytes than asked, then resubmitted.
+    pub short_sends: AtomicU64,
+}
+
+impl Stats {
+    pub fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn read(counter: &AtomicU64) -> u64 {
+        counter.load(Ordering::Relaxed)
+    }
+}
+
+/// A ring, its backlog of requests that did not fit, and its counters.
+pub struct Ring {
+    ring: IoUring,
+    /// Requests that met a full SQ and a kernel that would not take more; pushed first on
+    /// the next turn. Their buffers are owned by operations in the caller's slab meanwhile.
+    backlog: VecDeque<squeue::Entry>,
+    pub stats: Arc<Stats>,
+}
+
+impl Ring {
+    /// A ring with `sq_entries` submission slots (a power of two).
+    pub fn new(sq_entries: u32, stats: Arc<Stats>) -> io::Result<Ring> {
+        let mut builder = IoUring::builder();
+        builder.setup_cqsize(sq_entries.saturating_mul(CQ_PER_SQ));
+        // Linux 6.1+: one thread submits (SINGLE_ISSUER), and the kernel finishes completed
+        // work only when that thread asks for completions (DEFER_TASKRUN) instead of
+        // interrupting it at any system call. Older kernels refuse the flags: go without.
+        let mut fast = builder.clone();
+        fast.setup_single_issuer().setup_defer_taskrun();
+        let ring = match fast.build(sq_entries) {
+            Ok(ring) => ring,
+            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => builder.build(sq_entries)?,
+            Err(err) => return Err(err),
+        };
+        Ok(Ring {
+            ring,
+            backlog: VecDeque::new(),
+            stats,
+        })
+    }
+
+    // ANCHOR: push
+    /// Queues a request; it reaches the kernel at the next [`submit_and_wait`](Ring::submit_and_wait).
+    ///
+    /// # Safety
+    /// Every buffer, address or timespec `entry` points to must stay alive, unmoved and
+    /// otherwise untouched until the completion carrying `entry`'s `user_data` has been
+    /// returned by `submit_and_wait` (or, for a static, forever).
+    pub unsafe fn push(&mut self, entry: squeue::Entry) {
+        if self.try_push(&entry) {
+            return;
+        }
+        // The SQ is full. Submitting hands its requests to the kernel and empties it.
+        Stats::count(&self.stats.sq_full);
+        match self.ring.submit() {
+            Ok(_) if self.try_push(&entry) => return,
+            Ok(_) => {}
+            // EBUSY: the kernel holds overflowed completions and takes nothing new until we
+            // reap them. EAGAIN: it is short of memory for requests. Either way: retry later.
+            Err(err) if matches!(err.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => protocol::log!("io_uring_enter with a full submission queue: {err}"),
+        }
+        self.backlog.push_back(entry);
+    }
+    // ANCHOR_END: push
+
+    fn try_push(&mut self, entry: &squeue::Entry) -> bool {
+        // SAFETY: `push`'s caller vouched for what `entry` points to, and every entry in the
+        // backlog came through `push`.
+        unsafe { self.ring.submission().push(entry).is_ok() }
+    }
+
+    // ANCHOR: wait
+    /// Submits every queued request, waits for at least one completion, and puts every
+    /// completion that has arrived into `completed` as `(user_data, result)`.
+    pub fn submit_and_wait(&mut self, completed: &mut Vec<(u64, i32)>) -> io::Result<()> {
+        while let Some(entry) = self.backlog.front() {
+            let entry = entry.clone();
+            if !self.try_push(&entry) {
+                break; // still full: the rest waits one more turn
+            }
+            self.backlog.pop_front();
+        }
+        match self.ring.submit_and_wait(1) {
+            Ok(_) => {}
+            // A signal woke us: whatever completed is still in the CQ.
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            // Completions overflowed the CQ: nothing new is taken until we reap them, below.
+            Err(err) if err.raw_os_error() == Some(libc::EBUSY) => {}
+            Err(err) => return Err(err),
+        }
+        completed.clear();
+        // Copied out so the handlers may push new requests while we walk the answers.
+        completed.extend(
+            self.ring
+                .completion()
+                .map(|cqe| (cqe.user_data(), cqe.result())),
+        );
+        Ok(())
+    }
+    // ANCHOR_END: wait
+}
+
+/// `IORING_RECVSEND_POLL_FIRST` (Linux 5.19): "wait for data before trying". The io-uring
+/// crate keeps the constant in a private module, hence the copy.
+const RECVSEND_POLL_FIRST: u16 = 1;
+
+/// The flags for a receive submitted when its data cannot be there yet: right after the
+/// server sent a reply, or the client sent a message. The kernel's usual first attempt would
+/// fail and only then wait; skipping it saved about a fifth of the server's CPU per round
+/// trip here. Older kernels get no flag (some of them refuse unknown ones).
+pub fn poll_first() -> u16 {
+    if crate::probe::kernel_at_least(5, 19) {
+        RECVSEND_POLL_FIRST
+    } else {
+        0
+    }
+}
+
+/// A completion's negative result as the error it stands for.
+pub fn errno(result: i32) -> io::Error {
+    io::Error::from_raw_os_error(-result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use io_uring::opcode;
+
+    #[test]
+    fn a_full_submission_queue_loses_nothing() {
+        if let Err(why) = crate::probe::check() {
+            println!("skipped: io_uring is unavailable here: {why}");
+            return;
+        }
+        let stats = Arc::new(Stats::default());
+        let mut ring = Ring::new(2, Arc::clone(&stats)).unwrap();
+        // 100 requests through a 2-slot queue, all queued before anything is waited for.
+        for i in 0..100u64 {
+            // SAFETY: a NOP points to no memory.
+            unsafe { ring.push(opcode::Nop::new().build().user_data(i)) };
+        }
+        assert!(Stats::read(&stats.sq_full) > 0, "the queue never filled");
+        let mut seen = Vec::new();
+        let mut completed = Vec::new();
+        for _ in 0..1000 {
+            if seen.len() == 100 {
+                break;
+            }
+            ring.submit_and_wait(&mut completed).unwrap();
+            for &(user_data, result) in &completed {
+                assert_eq!(result, 0);
+                seen.push(user_data);
+            }
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (0..100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn negative_results_are_errno() {
+        assert_eq!(
+            errno(-libc::ECONNRESET).kind(),
+            io::ErrorKind::ConnectionReset
+        );
+    }
+}

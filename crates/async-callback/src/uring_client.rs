@@ -1,0 +1,478 @@
+//! The load client on io_uring: every connection driven from one thread, by completions.
+//!
+//! Each connection has two operation slots, so its `user_data` is `conn * 2 + slot`:
+//! - **out**: first the connect, then the sends of each message;
+//! - **in**: the receives of each reply.
+//!
+//! A round submits the send and the receive together, so a large message never deadlocks
+//! against a server that stops reading until its replies are taken (backpressure). The reply
+//! is read by its length: receives are resubmitted until exactly as many bytes as were sent
+//! have arrived, then compared byte for byte with what the server owes. A send completed short
+//! is resubmitted from its offset, as in the server.
+//!
+//! Time-outs are a completion too: a `Timeout` request fires every [`TICK`]; its handler fails
+//! every connection that made no progress for `--timeout` and *cancels* its operations
+//! (`AsyncCancel`). The kernel answers the cancelled ones with `-ECANCELED`; only when both
+//! slots are empty is the socket closed, because until then the kernel may still touch its
+//! buffers. Connects go out [`CONNECTS_IN_FLIGHT`] at a time, below the server's listen queue.
+
+use crate::ring::{self, errno, Ring};
+use io_uring::{opcode, types};
+use protocol::cli::LoadPlan;
+use protocol::load::{reply_matches, Messages, Tally};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::time::Instant;
+
+/// Connects in flight at once: well under the server's listen queue (`BACKLOG`), so a burst
+/// of ten thousand connections is not turned into SYN drops and one-second retries.
+const CONNECTS_IN_FLIGHT: usize = 256;
+
+/// Submission queue slots.
+const SQ_ENTRIES: u32 = 1024;
+
+/// How often time-outs are checked: every 100 ms.
+static TICK: types::Timespec = types::Timespec::new().nsec(100_000_000);
+
+/// `user_data` of the periodic tick, and of every cancel request (whose own answer we ignore:
+/// the cancelled operation reports for itself). Connection keys are far below these.
+const TICK_KEY: u64 = u64::MAX;
+const CANCEL_KEY: u64 = u64::MAX - 1;
+
+/// A connection's two operation slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// Connect, then send.
+    Out = 0,
+    /// Receive.
+    In = 1,
+}
+
+fn key(conn: usize, slot: Slot) -> u64 {
+    (conn as u64) << 1 | slot as u64
+}
+
+fn split_key(key: u64) -> (usize, Slot) {
+    let slot = if key & 1 == 0 { Slot::Out } else { Slot::In };
+    ((key >> 1) as usize, slot)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Not started yet (waiting for a connect slot).
+    Waiting,
+    Connecting,
+    /// Exchanging rounds.
+    Talking,
+    /// Done or failed; waiting for the kernel to hand back its operations.
+    Closing,
+    Finished,
+}
+
+struct Conn {
+    phase: Phase,
+    fd: Option<OwnedFd>,
+    messages: Messages,
+    /// This round's message and reply, boxed so the kernel's pointers into them stay valid.
+    message: Box<[u8]>,
+    reply: Box<[u8]>,
+    sent: usize,
+    got: usize,
+    rounds: u64,
+    round_start: Instant,
+    /// When this connection last made progress: the time-out is measured from here.
+    progress: Instant,
+    /// Which slots the kernel holds an operation for.
+    out_busy: bool,
+    in_busy: bool,
+}
+
+/// Runs the load plan against `addr` and prints the summary.
+pub fn run(addr: SocketAddr, plan: &LoadPlan) -> crate::Result<()> {
+    let start = Instant::now();
+    let mut driver = Driver {
+        ring: Ring::new(SQ_ENTRIES, Default::default())?,
+        recv_flags: ring::poll_first(),
+        target: Box::new(SockAddr::from(addr)),
+        conns: (0..plan.conns)
+            .map(|i| Conn {
+                phase: Phase::Waiting,
+                fd: None,
+                messages: Messages::new(plan.seed, i as u64),
+                message: vec![0; plan.size].into_boxed_slice(),
+                reply: vec![0; plan.size].into_boxed_slice(),
+                sent: 0,
+                got: 0,
+                rounds: 0,
+                round_start: start,
+                progress: start,
+                out_busy: false,
+                in_busy: false,
+            })
+            .collect(),
+        plan,
+        start,
+        tally: Tally::new(),
+        next_to_connect: 0,
+        connecting: 0,
+        finished: 0,
+    };
+    driver.submit_tick();
+    driver.connect_more();
+    let mut completed = Vec::with_capacity(1024);
+    while driver.finished < plan.conns {
+        driver.ring.submit_and_wait(&mut completed)?;
+        for &(user_data, result) in &completed {
+            driver.complete(user_data, result);
+        }
+        driver.connect_more();
+    }
+    driver
+        .tally
+        .summary(plan.conns, start.elapsed())
+        .report(plan.json)
+}
+
+/// Everything the load loop owns. The ring is the first field, so it is dropped (and its
+/// requests cancelled) before the buffers and the address its requests point to.
+struct Driver<'a> {
+    ring: Ring,
+    /// Flags for every receive (see [`ring::poll_first`]).
+    recv_flags: u16,
+    /// The server's address, boxed: connect requests point to it.
+    target: Box<SockAddr>,
+    conns: Vec<Conn>,
+    plan: &'a LoadPlan,
+    start: Instant,
+    /// One tally for every connection: one thread, so no merging, and one histogram.
+    tally: Tally,
+    next_to_connect: usize,
+    connecting: usize,
+    finished: usize,
+}
+
+impl Driver<'_> {
+    // ANCHOR: client_complete
+    fn complete(&mut self, user_data: u64, result: i32) {
+        match user_data {
+            TICK_KEY => return self.on_tick(),
+            CANCEL_KEY => return,
+            _ => {}
+        }
+        let (i, slot) = split_key(user_data);
+        let conn = &mut self.conns[i];
+        match slot {
+            Slot::Out => conn.out_busy = false,
+            Slot::In => conn.in_busy = false,
+        }
+        match (conn.phase, slot) {
+            (Phase::Connecting, Slot::Out) => self.on_connect(i, result),
+            (Phase::Talking, Slot::Out) => self.on_send(i, result),
+            (Phase::Talking, Slot::In) => self.on_recv(i, result),
+            // Failed or finished meanwhile: this was an operation coming home; close if it
+            // was the last.
+            _ => self.close_if_idle(i),
+        }
+    }
+    // ANCHOR_END: client_complete
+
+    fn on_connect(&mut self, i: usize, result: i32) {
+        if result < 0 {
+            // `fail` frees this connect's slot, as it does for a connect that timed out.
+            return self.fail(i, format!("connect: {}", errno(result)));
+        }
+        self.connecting -= 1;
+        self.tally.established += 1;
+        self.conns[i].phase = Phase::Talking;
+        self.start_round(i);
+    }
+
+    fn on_send(&mut self, i: usize, result: i32) {
+        if result <= 0 {
+            return self.fail(i, send_error(result));
+        }
+        let conn = &mut self.conns[i];
+        conn.progress = Instant::now();
+        conn.sent += result as usize;
+        if conn.sent < conn.message.len() {
+            self.submit_send(i); // short send: the rest, from the offset
+        } else if conn.got == conn.reply.len() {
+            self.end_round(i);
+        }
+    }
+
+    fn on_recv(&mut self, i: usize, result: i32) {
+        if result == 0 {
+            return self.fail(i, "the server closed the connection mid-reply".into());
+        }
+        if result < 0 {
+            return self.fail(i, errno(result).to_string());
+        }
+        let conn = &mut self.conns[i];
+        conn.progress = Instant::now();
+        conn.got += result as usize;
+        if conn.got < conn.reply.len() {
+            self.submit_recv(i); // the reply came in pieces: read the rest by its length
+        } else if conn.sent == conn.message.len() {
+            self.end_round(i);
+        }
+    }
+
+    fn end_round(&mut self, i: usize) {
+        let conn = &mut self.conns[i];
+        conn.rounds += 1;
+        let matched = reply_matches(&conn.message, &conn.reply);
+        self.tally
+            .record(conn.round_start.elapsed(), conn.message.len(), matched);
+        self.start_round(i);
+    }
+
+    fn start_round(&mut self, i: usize) {
+        let conn = &mut self.conns[i];
+        if self.plan.finished(conn.rounds, self.start.elapsed()) {
+            conn.phase = Phase::Closing;
+            return self.close_if_idle(i);
+        }
+        conn.messages.fill(&mut conn.message);
+        conn.sent = 0;
+        conn.got = 0;
+        conn.round_start = Instant::now();
+        conn.progress = conn.round_start;
+        self.submit_send(i);
+        self.submit_recv(i);
+    }
+
+    /// Counts the failure, cancels whatever the kernel still holds for this connection, and
+    /// closes it once nothing is left in flight.
+    fn fail(&mut self, i: usize, why: String) {
+        let conn = &mut self.conns[i];
+        eprintln!("conn {i}: round {}: {why}", conn.rounds + 1);
+        self.tally.errors += 1;
+        if conn.phase == Phase::Connecting {
+            self.connecting -= 1;
+        }
+        conn.phase = Phase::Closing;
+        for (busy, slot) in [(conn.out_busy, Slot::Out), (conn.in_busy, Slot::In)] {
+            if busy {
+                let entry = opcode::AsyncCancel::new(key(i, slot)).build();
+                // SAFETY: a cancel request points to no memory.
+                unsafe { self.ring.push(entry.user_data(CANCEL_KEY)) };
+            }
+        }
+        self.close_if_idle(i);
+    }
+
+    fn close_if_idle(&mut self, i: usize) {
+        let conn = &mut self.conns[i];
+        if conn.phase == Phase::Closing && !conn.out_busy && !conn.in_busy {
+            conn.fd = None; // closes the socket: the kernel holds nothing of ours any more
+            conn.phase = Phase::Finished;
+            self.finished += 1;
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.conns.len() {
+            let conn = &self.conns[i];
+            let active = matches!(conn.phase, Phase::Connecting | Phase::Talking);
+            if active && now.duration_since(conn.progress) > self.plan.timeout {
+                self.fail(i, format!("no progress for {:?}", self.plan.timeout));
+            }
+        }
+        if self.finished < self.conns.len() {
+            self.submit_tick();
+        }
+    }
+
+    /// Starts connects until [`CONNECTS_IN_FLIGHT`] are in flight or none are left.
+    fn connect_more(&mut self) {
+        while self.connecting < CONNECTS_IN_FLIGHT && self.next_to_connect < self.conns.len() {
+            let i = self.next_to_connect;
+            self.next_to_connect += 1;
+            let fd = match open_socket(self.target.domain()) {
+                Ok(fd) => fd,
+                Err(err) => {
+                    self.conns[i].phase = Phase::Closing;
+                    eprintln!("conn {i}: socket: {err}");
+                    self.tally.errors += 1;
+                    self.close_if_idle(i);
+                    continue;
+                }
+            };
+            let entry = opcode::Connect::new(
+                types::Fd(fd.as_raw_fd()),
+                self.target.as_ptr().cast::<libc::sockaddr>(),
+                self.target.len(),
+            )
+            .build()
+            .user_data(key(i, Slot::Out));
+            let conn = &mut self.conns[i];
+            conn.fd = Some(fd);
+            conn.phase = Phase::Connecting;
+            conn.out_busy = true;
+            conn.progress = Instant::now();
+            self.connecting += 1;
+            // SAFETY: the address is boxed in the driver, which outlives every request (the
+            // ring is dropped first), and is never written.
+            unsafe { self.ring.push(entry) };
+        }
+    }
+
+    fn submit_send(&mut self, i: usize) {
+        let conn = &mut self.conns[i];
+        let Some(fd) = &conn.fd else { return };
+        let unsent = &conn.message[conn.sent..];
+        let entry = opcode::Send::new(
+            types::Fd(fd.as_raw_fd()),
+            unsent.as_ptr(),
+            unsent.len() as u32,
+        )
+        .flags(libc::MSG_NOSIGNAL)
+        .build()
+        .user_data(key(i, Slot::Out));
+        conn.out_busy = true;
+        // SAFETY: `message` is boxed in `conns[i]`, which is neither moved (the Vec never
+        // grows) nor written until this send completes (`out_busy` guards `start_round`).
+        unsafe { self.ring.push(entry) };
+    }
+
+    fn submit_recv(&mut self, i: usize) {
+        let conn = &mut self.conns[i];
+        let Some(fd) = &conn.fd else { return };
+        let unfilled = &mut conn.reply[conn.got..];
+        let entry = opcode::Recv::new(
+            types::Fd(fd.as_raw_fd()),
+            unfilled.as_mut_ptr(),
+            unfilled.len() as u32,
+        )
+        .ioprio(self.recv_flags)
+        .build()
+        .user_data(key(i, Slot::In));
+        conn.in_busy = true;
+        // SAFETY: as for sends: `reply` is boxed in `conns[i]` and only read once this
+        // receive (the last of the round) has completed.
+        unsafe { self.ring.push(entry) };
+    }
+
+    fn submit_tick(&mut self) {
+        let entry = opcode::Timeout::new(&TICK).build().user_data(TICK_KEY);
+        // SAFETY: the timespec is a static.
+        unsafe { self.ring.push(entry) };
+    }
+}
+
+fn open_socket(domain: Domain) -> std::io::Result<OwnedFd> {
+    // socket2 sets close-on-exec, as std does.
+    let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_tcp_nodelay(true)?;
+    Ok(socket.into())
+}
+
+fn send_error(result: i32) -> String {
+    if result == 0 {
+        "send made no progress".into()
+    } else {
+        errno(result).to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use protocol::cli::Stop;
+    use std::time::Duration;
+
+    fn plan(conns: usize, rounds: u64, size: usize) -> LoadPlan {
+        LoadPlan {
+            conns,
+            stop: Stop::Rounds(rounds),
+            size,
+            timeout: Duration::from_secs(5),
+            json: true,
+            seed: 3,
+        }
+    }
+
+    fn available() -> bool {
+        match crate::probe::check() {
+            Ok(()) => true,
+            Err(why) => {
+                println!("skipped: io_uring is unavailable here: {why}");
+                false
+            }
+        }
+    }
+
+    #[test]
+    fn keys_round_trip_and_never_reach_the_special_ones() {
+        for (i, slot) in [(0, Slot::Out), (0, Slot::In), (9_999, Slot::In)] {
+            assert_eq!(split_key(key(i, slot)), (i, slot));
+            assert!(key(i, slot) < CANCEL_KEY);
+        }
+    }
+
+    #[test]
+    fn drives_many_connections_against_the_uring_server() {
+        if !available() {
+            return;
+        }
+        let listener = protocol::listen::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        std::thread::spawn(move || crate::uring::run(listener, Default::default()));
+        // 8 KiB messages: each reply arrives in several pieces (the server sends 1 KiB at a
+        // time), so receives are resubmitted until the reply is whole.
+        run(addr, &plan(50, 10, 8192)).unwrap();
+    }
+
+    #[test]
+    fn a_wrong_reply_fails_the_run() {
+        if !available() {
+            return;
+        }
+        // A plain echo server: every reply differs from what is owed.
+        let echo = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = echo.local_addr().unwrap();
+        std::thread::spawn(move || {
+            for stream in echo.incoming().take(2).flatten() {
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = stream;
+                std::thread::spawn(move || std::io::copy(&mut reader, &mut writer));
+            }
+        });
+        let err = run(addr, &plan(2, 3, 64)).unwrap_err();
+        assert!(err.to_string().contains("6 mismatches"), "{err}");
+    }
+
+    #[test]
+    fn refused_connections_are_counted_and_the_run_ends() {
+        if !available() {
+            return;
+        }
+        // Bind, learn a free port, close it: nobody listens there now. More connections than
+        // CONNECTS_IN_FLIGHT, so every refused connect must free its slot for the next.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let err = run(addr, &plan(CONNECTS_IN_FLIGHT + 44, 1, 64)).unwrap_err();
+        let want = format!("{} errors", CONNECTS_IN_FLIGHT + 44);
+        assert!(err.to_string().contains(&want), "{err}");
+    }
+
+    #[test]
+    fn a_server_that_never_answers_times_out_and_the_run_ends() {
+        if !available() {
+            return;
+        }
+        // Accepts (the kernel does, from the listen queue) but never reads or replies.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = silent.local_addr().unwrap();
+        let mut silent_plan = plan(3, 1, 64);
+        silent_plan.timeout = Duration::from_millis(300);
+        let err = run(addr, &silent_plan).unwrap_err();
+        assert!(err.to_string().contains("3 errors"), "{err}");
+        drop(silent);
+    }
+}

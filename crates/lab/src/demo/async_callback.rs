@@ -1,0 +1,114 @@
+//! Demo for section 六: callbacks on a pool (the notes' program), the pool server's bound,
+//! and io_uring serving a thousand connections from one thread.
+
+use super::{late_client_wait, show_client, start_server, watch};
+use async_callback::example::{self, What};
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// The notes' `time.sleep(2)`.
+const TASK_SLEEP: Duration = Duration::from_secs(2);
+
+/// How long the first clients hold the pool's workers.
+const HOLD: Duration = Duration::from_secs(1);
+
+/// Connections and rounds for the io_uring part.
+const CONNS: usize = 1000;
+const ROUNDS: u64 = 50;
+
+pub fn section_6(lab: &Path) -> crate::Result<()> {
+    watch(
+        "the notes' program: four tasks that sleep 2 s on a pool of four finish in about 2 s,\n\
+         and each parse callback runs on the worker that ran its task, not on main\n\
+         pool backend, 2 workers: two clients hold both, the third waits (synchronous I/O on\n\
+         worker threads); each connection's done-callback logs where it ran\n\
+         uring backend: the kernel waits and copies; one thread serves 1000 connections",
+    );
+
+    println!("  $ cargo run --example pool_callbacks");
+    let report = example::run(&[1, 2, 3, 4], 4, TASK_SLEEP, |event| {
+        println!("  example  | {event}");
+    });
+    let callback_threads: BTreeSet<&str> = report
+        .events
+        .iter()
+        .filter(|e| matches!(e.what, What::Parsed { .. }))
+        .map(|e| e.thread.as_str())
+        .collect();
+
+    let pool = start_server(
+        lab,
+        "async-callback",
+        &["--backend", "pool", "--workers", "2"],
+    )?;
+    let pool_wait = late_client_wait(pool.addr(), 2, HOLD)?;
+    // Let the holders' done-callbacks reach the log before the server goes.
+    pool.wait_for_log(|l| l.contains("callback ran on"), Duration::from_secs(5));
+    drop(pool);
+
+    let uring = start_server(lab, "async-callback", &["--backend", "uring"])?;
+    // A thousand connect and close lines would bury the point: keep the server quiet.
+    uring.quiet();
+    println!(
+        "  $ cargo lab client async-callback --conns {CONNS} --rounds {ROUNDS}   (server log hidden)"
+    );
+    let mut client = Command::new(lab)
+        .args([
+            "client",
+            "async-callback",
+            "--addr",
+            &uring.addr().to_string(),
+        ])
+        .args([
+            "--conns",
+            &CONNS.to_string(),
+            "--rounds",
+            &ROUNDS.to_string(),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()?;
+    // Watch the server from /proc while the client runs (bounded by the client's own
+    // time-outs): the most descriptors it held, its threads, its memory.
+    let (mut max_fds, mut max_threads, mut max_rss_kib) = (0, 0, 0);
+    while client.try_wait()?.is_none() {
+        let status = crate::procfs::status(uring.pid())?;
+        max_threads = max_threads.max(status.threads);
+        max_rss_kib = max_rss_kib.max(status.rss_kib);
+        max_fds = max_fds.max(open_fds(uring.pid()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let output = client.wait_with_output()?;
+    show_client(&output)?;
+    println!(
+        "  /proc    | server pid {}: at most {max_fds} descriptors open, {max_threads} thread(s), \
+         {:.1} MiB resident",
+        uring.pid(),
+        max_rss_kib as f64 / 1024.0
+    );
+    drop(uring);
+
+    println!(
+        "=> measured: four 2 s tasks took {:.2} s, parsed on {} ({} worker threads); pool of 2: \
+         the late client waited {:.0} ms; uring: {CONNS} connections with up to {max_fds} \
+         descriptors open, served by {max_threads} thread",
+        report.elapsed.as_secs_f64(),
+        callback_threads
+            .iter()
+            .copied()
+            .collect::<Vec<_>>()
+            .join(", "),
+        callback_threads.len(),
+        pool_wait.as_secs_f64() * 1e3,
+    );
+    Ok(())
+}
+
+/// Descriptors `pid` has open (its connections, its listener, its ring, stdio).
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|dir| dir.count())
+        .unwrap_or(0)
+}

@@ -1,0 +1,255 @@
+//! `async-callback` as processes: a thousand connections on io_uring from one thread, the
+//! pool backend's bound and its callbacks, the fallback when io_uring is forbidden, and the
+//! client in its three modes. The shared scenarios and the never-reading client run for both
+//! backends in `conformance.rs`.
+
+mod common;
+
+use lab::scenarios::{connect, round_trip};
+use std::io::{BufRead, BufReader};
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+#[test]
+fn uring_serves_a_thousand_connections_at_once_from_one_thread() {
+    let server = common::serve("async-callback", &["--backend", "uring"]);
+    let addr = server.addr().to_string();
+    // The client is the io_uring load client: a thousand connections from its one thread.
+    let out = common::client(
+        "async-callback",
+        &[
+            "--addr", &addr, "--conns", "1000", "--rounds", "5", "--json",
+        ],
+        b"",
+    );
+    let s = common::passed(&out);
+    assert_eq!(
+        (s.established, s.rounds, s.mismatches, s.errors),
+        (1000, 5000, 0, 0)
+    );
+    assert_eq!(s.bytes, 5000 * 64, "every byte of every reply was verified");
+    let connected = server.log_text().matches("] connected").count();
+    assert_eq!(connected, 1000, "the server saw every connection");
+    let threads = lab::procfs::status(server.pid()).unwrap().threads;
+    assert_eq!(threads, 1, "the uring server runs on one thread");
+}
+
+#[test]
+fn a_pool_of_two_serves_a_third_client_only_after_one_leaves() {
+    let server = common::serve("async-callback", &["--backend", "pool", "--workers", "2"]);
+    common::assert_a_pool_of_two_serves_a_third_client_only_after_one_leaves(&server);
+    // The done-callback of the client that left logged how it ended, on its worker.
+    assert!(
+        server.wait_for_log(
+            |l| l.contains("done: closed by peer") && l.contains("callback ran on worker-"),
+            Duration::from_secs(10)
+        ),
+        "no done-callback line:\n{}",
+        server.log_text()
+    );
+}
+
+#[test]
+fn the_clients_interactive_mode_reads_each_reply_by_length() {
+    let server = common::serve("async-callback", &[]);
+    common::check_interactive_client("async-callback", server.addr());
+}
+
+#[test]
+fn the_pool_load_client_verifies_every_reply_too() {
+    let server = common::serve("async-callback", &["--backend", "uring"]);
+    let addr = server.addr().to_string();
+    let out = common::client(
+        "async-callback",
+        &[
+            "--addr",
+            &addr,
+            "--backend",
+            "pool",
+            "--conns",
+            "20",
+            "--rounds",
+            "10",
+            "--size",
+            "3000",
+            "--json",
+        ],
+        b"",
+    );
+    let s = common::passed(&out);
+    assert_eq!((s.established, s.rounds, s.mismatches), (20, 200, 0));
+}
+
+#[test]
+fn the_load_client_fails_on_a_wrong_reply() {
+    common::check_load_client_fails_on_wrong_replies("async-callback");
+}
+
+#[test]
+fn the_load_client_fails_when_nobody_listens() {
+    common::check_load_client_fails_when_nobody_listens("async-callback");
+}
+
+// ANCHOR: seccomp
+/// Runs `lab ARGS` in a process where `io_uring_setup` fails with EPERM, as under a
+/// container's default seccomp profile: the situation the fallback exists for.
+fn lab_without_io_uring(args: &[&str]) -> Child {
+    let mut command = Command::new(common::lab());
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: the closure runs in the child between fork and exec, where only
+    // async-signal-safe calls are allowed: it builds a filter on the stack and calls
+    // `prctl` twice, nothing else (no allocation, no lock).
+    unsafe {
+        command.pre_exec(|| {
+            let nr = libc::SYS_io_uring_setup as u32;
+            let errno = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+            // A = the syscall number; if A == io_uring_setup return EPERM, else allow.
+            let filter = [
+                bpf(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0, 0, 0),
+                bpf(libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K, 0, 1, nr),
+                bpf(libc::BPF_RET | libc::BPF_K, 0, 0, errno),
+                bpf(libc::BPF_RET | libc::BPF_K, 0, 0, libc::SECCOMP_RET_ALLOW),
+            ];
+            let program = libc::sock_fprog {
+                len: filter.len() as u16,
+                filter: filter.as_ptr().cast_mut(),
+            };
+            // Unprivileged filters need no_new_privs; the filter applies to the exec'd lab.
+            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+                || libc::prctl(
+                    libc::PR_SET_SECCOMP,
+                    libc::SECCOMP_MODE_FILTER,
+                    &program as *const libc::sock_fprog,
+                ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    command.spawn().expect("start the lab without io_uring")
+}
+// ANCHOR_END: seccomp
+
+fn bpf(code: u32, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+    libc::sock_filter {
+        code: code as u16,
+        jt,
+        jf,
+        k,
+    }
+}
+
+/// Waits (bounded) for `child` to exit and returns its output.
+fn finish(child: Child) -> std::process::Output {
+    let pid = child.id();
+    let (done, output) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(child.wait_with_output());
+    });
+    match output.recv_timeout(Duration::from_secs(30)) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            // SAFETY: `kill` only sends a signal; the pid is our own unreaped child.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            panic!("the child did not exit in time");
+        }
+    }
+}
+
+#[test]
+fn without_io_uring_an_explicit_uring_backend_refuses_to_start() {
+    let child = lab_without_io_uring(&[
+        "serve",
+        "async-callback",
+        "--addr",
+        "127.0.0.1:0",
+        "--backend",
+        "uring",
+    ]);
+    let out = finish(child);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "it started: {stderr}");
+    assert!(
+        stderr.contains("--backend uring: io_uring is unavailable") && stderr.contains("seccomp"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "it announced an address");
+}
+
+#[test]
+fn without_io_uring_the_default_falls_back_to_the_pool_and_serves() {
+    let mut child = lab_without_io_uring(&["serve", "async-callback", "--addr", "127.0.0.1:0"]);
+    let stdout = child.stdout.take().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines, received) = mpsc::channel();
+    let out_lines = lines.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = out_lines.send(format!("stdout: {line}"));
+        }
+    });
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines.send(format!("stderr: {line}"));
+        }
+    });
+    let mut seen = Vec::new();
+    let mut addr = None;
+    while addr.is_none() {
+        let Ok(line) = received.recv_timeout(Duration::from_secs(20)) else {
+            let _ = child.kill();
+            panic!("no `listening on` line; saw {seen:?}");
+        };
+        addr = line
+            .strip_prefix("stdout: ")
+            .and_then(protocol::announce::parse_announce);
+        seen.push(line);
+    }
+    let fell_back = seen
+        .iter()
+        .any(|l| l.starts_with("stderr: io_uring is unavailable") && l.contains("--backend pool"));
+    let served = addr.map(|addr| {
+        let mut stream = connect(addr)?;
+        round_trip(&mut stream, b"served by the pool")
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        fell_back,
+        "no fallback line before `listening on`: {seen:?}"
+    );
+    served.unwrap().unwrap();
+}
+
+#[test]
+fn without_io_uring_the_load_client_falls_back_too() {
+    let server = common::serve("async-callback", &["--backend", "uring"]);
+    let addr = server.addr().to_string();
+    let child = lab_without_io_uring(&[
+        "client",
+        "async-callback",
+        "--addr",
+        &addr,
+        "--conns",
+        "5",
+        "--rounds",
+        "4",
+        "--json",
+    ]);
+    let out = finish(child);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("falling back to --backend pool"),
+        "{stderr}"
+    );
+    let s = common::summary(&out);
+    assert_eq!((s.established, s.rounds, s.mismatches), (5, 20, 0));
+}
