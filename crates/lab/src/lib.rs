@@ -1,6 +1,8 @@
 //! The lab: the top layer of io-models, linking every model crate.
 //!
 //! - [`models`]: run any crate's `server` or `client` main by crate name.
+//! - [`baseline`]: the tokio echo-upper server every model is measured against.
+//! - [`bench`]: `cargo lab bench`, its load generator, tables and charts.
 //! - [`variants`]: the one table of server variants that demos, tests and the benchmark read.
 //! - [`process`]: start a variant as its own process on port 0 and learn its address.
 //! - [`procfs`]: what Linux says about a process (CPU time, memory, threads, children).
@@ -11,6 +13,8 @@
 //! - [`phases`]: `cargo lab phases`, each model's wait data and copy data timed with the
 //!   kernel's receive timestamps (Linux only).
 
+pub mod baseline;
+pub mod bench;
 pub mod demo;
 pub mod docs;
 pub mod late_reader;

@@ -8,6 +8,8 @@
 //! cargo lab client blocking-io --conns 100 --duration 2
 //! cargo lab docs                          # build the book in docs/ and check it
 //! cargo lab phases                        # wait data vs copy data, timed, per model
+//! cargo lab bench                         # every variant against tokio: docs/src/results.md
+//! cargo lab bench --quick --out /tmp/b    # the smoke test CI runs
 //! ```
 //!
 //! Five crates each have a binary called `server`; cargo writes them all to `target/*/server`,
@@ -74,6 +76,8 @@ enum Command {
         #[arg(long)]
         out: Option<std::path::PathBuf>,
     },
+    /// Measure every variant against tokio; write results.md, results.json and charts.
+    Bench(lab::bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -86,6 +90,7 @@ fn main() -> ExitCode {
         Command::DemoAll { section } => {
             protocol::exit_code("demo-all", lab::demo::run_all(section))
         }
+        Command::Bench(args) => protocol::exit_code("bench", lab::bench::run(&args)),
         Command::Variants => {
             for v in lab::variants::VARIANTS {
                 let cap = v

@@ -49,6 +49,14 @@ pub const MODELS: &[Model] = &[
         server: async_callback::server_main::<Vec<OsString>, OsString>,
         client: async_callback::client_main::<Vec<OsString>, OsString>,
     },
+    // Not a model of the notes: the bench's tokio yardstick, living in the lab
+    // (crates/lab/src/baseline.rs). Its client is the bench's load generator.
+    Model {
+        krate: "baseline",
+        section: "the yardstick: tokio, as production code would do it",
+        server: crate::baseline::server_main,
+        client: crate::baseline::client_main,
+    },
 ];
 
 /// Which of a crate's two binaries to run.

@@ -59,15 +59,23 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `lab serve KRATE --addr 127.0.0.1:0 ARGS...` and waits for its address.
     pub fn start(lab: &Path, krate: &str, args: &[&str]) -> crate::Result<ServerProcess> {
-        let mut child = Command::new(lab)
+        let mut command = Command::new(lab);
+        command
             .args(["serve", krate, "--addr", "127.0.0.1:0"])
-            .args(args)
+            .args(args);
+        ServerProcess::start_command(command, format!("{krate} {}", args.join(" ")))
+    }
+
+    /// Starts any server `command` that keeps the server contract (the bench's Python
+    /// yardsticks): the caller has put its address flag in; `name` labels errors.
+    pub fn start_command(mut command: Command, name: String) -> crate::Result<ServerProcess> {
+        let program = command.get_program().to_string_lossy().into_owned();
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .map_err(|e| format!("cannot start {}: {e}", lab.display()))?;
-        let name = format!("{krate} {}", args.join(" "));
+            .map_err(|e| format!("cannot start {program}: {e}"))?;
         let log = Arc::new(Log::default());
         let (first_line, announced) = mpsc::channel();
         if let Some(stdout) = child.stdout.take() {

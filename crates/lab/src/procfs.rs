@@ -4,11 +4,23 @@ use std::time::Duration;
 
 /// CPU time (user + system) the process has used so far.
 pub fn cpu_time(pid: u32) -> std::io::Result<Duration> {
+    // Fields 14 and 15 of the whole line (utime, stime) are 12 and 13 after the name.
+    stat_ticks(pid, 11, 12)
+}
+
+/// CPU time (user + system) of the children `pid` has waited for (cutime, cstime). A
+/// process-per-connection server's children move their CPU time here when reaped.
+pub fn reaped_children_cpu_time(pid: u32) -> std::io::Result<Duration> {
+    // Fields 16 and 17 of the whole line are 14 and 15 after the name.
+    stat_ticks(pid, 13, 14)
+}
+
+/// The sum of two tick counters of `/proc/PID/stat`, counted after the command name.
+fn stat_ticks(pid: u32, a: usize, b: usize) -> std::io::Result<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
     // The command name (field 2) is in parentheses and may contain spaces: split after it.
     let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // Fields 14 and 15 of the whole line (utime, stime) are 12 and 13 after the name.
     let ticks = |i: usize| {
         fields
             .get(i)
@@ -18,8 +30,33 @@ pub fn cpu_time(pid: u32) -> std::io::Result<Duration> {
     // SAFETY: sysconf only reads a system constant.
     let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     Ok(Duration::from_secs_f64(
-        (ticks(11) + ticks(12)) as f64 / per_second,
+        (ticks(a) + ticks(b)) as f64 / per_second,
     ))
+}
+
+/// CPU time of `pid`'s main thread in nanoseconds, from `/proc/PID/schedstat` (its first
+/// field). `/proc/PID/stat` counts in clock ticks (10 ms): fine for a server busy for
+/// seconds, useless for a fork server's child that runs a few milliseconds per window.
+pub fn thread_cpu_time_ns(pid: u32) -> std::io::Result<Duration> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/schedstat"))?;
+    let ns = text
+        .split_whitespace()
+        .next()
+        .and_then(|f| f.parse::<u64>().ok())
+        .ok_or_else(|| std::io::Error::other(format!("/proc/{pid}/schedstat: {text:?}")))?;
+    Ok(Duration::from_nanos(ns))
+}
+
+/// Proportional set size in KiB (`Pss` of `/proc/PID/smaps_rollup`): resident memory with
+/// each shared page divided among the processes that map it. Summing VmRSS over a fork
+/// server's children would count the pages they share with their parent once per child.
+pub fn pss_kib(pid: u32) -> std::io::Result<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no Pss in /proc/{pid}/smaps_rollup")))
 }
 
 /// Memory and threads, from `/proc/PID/status`.
@@ -121,6 +158,9 @@ mod tests {
             x = std::hint::black_box(x.wrapping_add(1));
         }
         assert!(cpu_time(me).unwrap() > Duration::ZERO);
+        assert!(thread_cpu_time_ns(me).unwrap() > Duration::ZERO);
+        let pss = pss_kib(me).unwrap();
+        assert!(pss > 0 && pss <= s.rss_kib, "{pss} vs {s:?}");
     }
 
     #[test]

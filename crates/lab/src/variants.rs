@@ -132,6 +132,20 @@ pub const VARIANTS: &[Variant] = &[
                   until their clients leave, and the next connection's task waits in the queue",
         }),
     },
+    // The bench's yardstick (crates/lab/src/baseline.rs), not a model: every ratio in
+    // docs/src/results.md is divided by these. Listed here so conformance tests them too.
+    Variant {
+        name: "baseline/tokio-current",
+        krate: "baseline",
+        args: &["--flavor", "current-thread"],
+        cap: None,
+    },
+    Variant {
+        name: "baseline/tokio-multi",
+        krate: "baseline",
+        args: &["--flavor", "multi-thread"],
+        cap: None,
+    },
 ];
 
 /// What the select variant serves at once: a bit under `FD_SETSIZE` (1024), because the

@@ -272,8 +272,8 @@ fn load() -> String {
         )
 }
 
-/// Now as `YYYY-MM-DD HH:MM UTC`.
-fn utc_now() -> String {
+/// Now as `YYYY-MM-DD HH:MM UTC` (the bench's page says when it was measured with it too).
+pub fn utc_now() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

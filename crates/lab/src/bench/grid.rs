@@ -1,0 +1,297 @@
+//! The grid of cells a bench run measures, and how long it will take.
+//!
+//! A cell is one server at one connection count and one message size. The default run is
+//! 64-byte ping-pong at every `--conns` and must fit in ten minutes on a 2-core machine with
+//! some fifteen servers (each cell costs its measured time plus about 0.6 s). Further sizes
+//! (`--sizes 64,16384`) run only at `--other-size-conns` (100 by default), which adds about
+//! six seconds per server. `--duration` is the measured time per cell, split into
+//! `--reps` back-to-back windows on the same connections, whose medians are reported: set-up
+//! (a fresh server, the handshakes, one verified round trip each) and a short warm-up are
+//! outside it, so 10,000 connections cost their set-up once, not once per repetition.
+
+use super::entrants::Entrant;
+use clap::Args;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// `cargo lab bench` flags.
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Measured seconds per cell, split into --reps windows [default: 5; --quick: 1].
+    #[arg(long)]
+    pub duration: Option<f64>,
+
+    /// Windows per cell; the median of each figure is reported [default: 3; --quick: 1].
+    #[arg(long)]
+    pub reps: Option<usize>,
+
+    /// Connection counts [default: 1,10,100,1000,10000; --quick: 1,100].
+    #[arg(long, value_delimiter = ',')]
+    pub conns: Option<Vec<usize>>,
+
+    /// Message sizes in bytes; the first is the headline (try 64,16384) [default: 64].
+    #[arg(long, value_delimiter = ',')]
+    pub sizes: Option<Vec<usize>>,
+
+    /// The connection counts (of --conns) at which sizes after the first run [default: 100].
+    #[arg(long, value_delimiter = ',')]
+    pub other_size_conns: Option<Vec<usize>>,
+
+    /// A smoke test: 1 and 100 connections, 1 s, one window.
+    #[arg(long)]
+    pub quick: bool,
+
+    /// Only variants whose name contains one of these (the tokio baselines always run).
+    #[arg(long, value_delimiter = ',')]
+    pub variants: Vec<String>,
+
+    /// Where results.md, results.json and figures/ go [default: the book's docs/src].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+
+    /// Load generator threads (each polls its share of the connections).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=8))]
+    pub client_threads: u16,
+
+    /// Seconds a connection may wait for a reply before it counts as failed.
+    #[arg(long, default_value_t = 10.0)]
+    pub timeout: f64,
+}
+
+/// The resolved grid.
+#[derive(Debug, Clone)]
+pub struct Grid {
+    pub conns: Vec<usize>,
+    pub sizes: Vec<usize>,
+    pub other_size_conns: Vec<usize>,
+    /// Measured time per cell.
+    pub duration: Duration,
+    pub reps: usize,
+    pub warmup: Duration,
+    pub client_threads: usize,
+    pub timeout: Duration,
+}
+
+/// The largest message the generator is asked to send.
+const MAX_SIZE: usize = 1 << 20;
+
+impl Grid {
+    pub fn from_args(args: &BenchArgs) -> crate::Result<Grid> {
+        let quick = args.quick;
+        let secs = args.duration.unwrap_or(if quick { 1.0 } else { 5.0 });
+        if !(secs.is_finite() && secs > 0.0 && secs <= 3600.0) {
+            return Err("--duration must be between 0 and 3600 seconds".into());
+        }
+        let reps = args.reps.unwrap_or(if quick { 1 } else { 3 });
+        if !(1..=100).contains(&reps) {
+            return Err("--reps must be between 1 and 100".into());
+        }
+        let conns = args.conns.clone().unwrap_or_else(|| {
+            if quick {
+                vec![1, 100]
+            } else {
+                vec![1, 10, 100, 1000, 10_000]
+            }
+        });
+        let sizes = args.sizes.clone().unwrap_or_else(|| vec![64]);
+        if conns.is_empty() || conns.contains(&0) {
+            return Err("--conns needs connection counts of at least 1".into());
+        }
+        if sizes.is_empty() || sizes.iter().any(|s| !(1..=MAX_SIZE).contains(s)) {
+            return Err(format!("--sizes must be between 1 and {MAX_SIZE} bytes").into());
+        }
+        if !(args.timeout.is_finite() && args.timeout > 0.0) {
+            return Err("--timeout must be a positive number of seconds".into());
+        }
+        let duration = Duration::from_secs_f64(secs);
+        Ok(Grid {
+            conns,
+            sizes,
+            other_size_conns: args.other_size_conns.clone().unwrap_or_else(|| vec![100]),
+            duration,
+            reps,
+            // Long enough for thread pools and schedulers to settle, short beside the window.
+            // Then [`Load::wait_warmed`](super::loadgen::Load::wait_warmed) also waits for a
+            // round trip on every connection.
+            warmup: (duration / 10).clamp(Duration::from_millis(50), Duration::from_millis(300)),
+            client_threads: usize::from(args.client_threads),
+            timeout: Duration::from_secs_f64(args.timeout),
+        })
+    }
+
+    /// How `args` depart from the default run, one phrase each (empty when they do not).
+    /// A page written by such a run says so at its top.
+    pub fn reductions(&self, args: &BenchArgs) -> Vec<String> {
+        let mut reduced = Vec::new();
+        if args.quick {
+            reduced.push("--quick".to_string());
+        }
+        let default = Grid {
+            conns: vec![1, 10, 100, 1000, 10_000],
+            sizes: vec![64],
+            duration: Duration::from_secs(5),
+            reps: 3,
+            ..self.clone()
+        };
+        if self.conns != default.conns {
+            reduced.push(format!("connections {:?}", self.conns));
+        }
+        // Further sizes only add cells; a different headline size changes every table.
+        if self.sizes.first() != default.sizes.first() {
+            reduced.push(format!("sizes {:?}", self.sizes));
+        }
+        if self.duration != default.duration || self.reps != default.reps {
+            reduced.push(format!(
+                "{:.2} s per cell in {} window(s)",
+                self.duration.as_secs_f64(),
+                self.reps
+            ));
+        }
+        if self.client_threads != 1 {
+            reduced.push(format!("{} load generator threads", self.client_threads));
+        }
+        if !args.variants.is_empty() {
+            reduced.push(format!("only variants matching {:?}", args.variants));
+        }
+        reduced
+    }
+
+    /// One measured window.
+    pub fn window(&self) -> Duration {
+        self.duration / self.reps as u32
+    }
+
+    /// The headline size: charts and targets use it.
+    pub fn headline_size(&self) -> usize {
+        self.sizes[0]
+    }
+
+    /// Every cell, size by size and connection count by connection count, every entrant
+    /// side by side (so all servers at one count run close in time, under the same noise).
+    /// Cells an entrant cannot serve, or this machine cannot open, say why and are not run.
+    pub fn plan(&self, entrants: &[Entrant], fd_limit: u64) -> Vec<Planned> {
+        let mut cells = Vec::new();
+        for (i, &size) in self.sizes.iter().enumerate() {
+            let counts = self
+                .conns
+                .iter()
+                .copied()
+                .filter(|c| i == 0 || self.other_size_conns.contains(c));
+            for conns in counts {
+                for (entrant, e) in entrants.iter().enumerate() {
+                    let skip = e
+                        .serves(conns)
+                        .err()
+                        .or_else(|| super::loadgen::fd_shortfall(conns, fd_limit));
+                    cells.push(Planned {
+                        entrant,
+                        size,
+                        conns,
+                        skip,
+                    });
+                }
+            }
+        }
+        cells
+    }
+
+    /// Roughly how long `cells` take: measured time, warm-up, and set-up that grows with the
+    /// connection count (a fork per connection is the slowest, ~0.2 ms each here).
+    pub fn estimate(&self, cells: &[Planned]) -> Duration {
+        cells
+            .iter()
+            .filter(|c| c.skip.is_none())
+            .map(|c| {
+                Duration::from_millis(400)
+                    + Duration::from_micros(200 * c.conns as u64)
+                    + self.warmup
+                    + self.duration
+            })
+            .sum()
+    }
+}
+
+/// One cell of the grid.
+#[derive(Debug, Clone)]
+pub struct Planned {
+    /// Index into the entrants.
+    pub entrant: usize,
+    pub size: usize,
+    pub conns: usize,
+    /// Why it is not run, if it is not.
+    pub skip: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses `bench ARGS...` as the lab's command line would.
+    fn args(list: &[&str]) -> BenchArgs {
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let argv = std::iter::once("bench").chain(list.iter().copied());
+        <Cli as clap::Parser>::parse_from(argv).bench
+    }
+
+    #[test]
+    fn defaults_and_quick() {
+        let grid = Grid::from_args(&args(&[])).unwrap();
+        assert_eq!(grid.conns, [1, 10, 100, 1000, 10_000]);
+        assert_eq!((grid.reps, grid.duration.as_secs()), (3, 5));
+        assert_eq!(grid.sizes, [64]);
+        let quick = Grid::from_args(&args(&["--quick"])).unwrap();
+        assert_eq!((quick.conns.as_slice(), quick.reps), (&[1, 100][..], 1));
+        let flags = Grid::from_args(&args(&["--quick", "--conns", "3,5"])).unwrap();
+        assert_eq!(flags.conns, [3, 5], "an explicit flag wins over --quick");
+        assert!(grid.reductions(&args(&[])).is_empty());
+        assert_eq!(
+            quick.reductions(&args(&["--quick"])).len(),
+            3,
+            "quick, conns, time"
+        );
+        let more = args(&["--sizes", "64,16384"]);
+        let wider = Grid::from_args(&more).unwrap();
+        assert!(
+            wider.reductions(&more).is_empty(),
+            "more sizes only add cells"
+        );
+        let other = args(&["--sizes", "16384"]);
+        assert_eq!(
+            Grid::from_args(&other).unwrap().reductions(&other),
+            ["sizes [16384]"]
+        );
+        assert!(Grid::from_args(&args(&["--conns", "0"])).is_err());
+        assert!(Grid::from_args(&args(&["--duration=-1"])).is_err());
+    }
+
+    #[test]
+    fn other_sizes_run_only_where_asked() {
+        let grid = Grid::from_args(&args(&["--quick", "--sizes", "64,16384"])).unwrap();
+        let (entrants, _) = super::super::entrants::all();
+        let one: Vec<Entrant> = entrants
+            .into_iter()
+            .filter(|e| e.name == "blocking-io/iterative")
+            .collect();
+        let cells = grid.plan(&one, 100_000);
+        let shape: Vec<(usize, usize, bool)> = cells
+            .iter()
+            .map(|c| (c.size, c.conns, c.skip.is_some()))
+            .collect();
+        // The iterative server serves one client at a time: its 100-connection cells are
+        // planned, with the reason, and not run.
+        assert_eq!(
+            shape,
+            [(64, 1, false), (64, 100, true), (16_384, 100, true)]
+        );
+        // A descriptor limit too low for a cell: planned, with what to do, and not run.
+        let cells = grid.plan(&one, 50);
+        assert!(cells[0]
+            .skip
+            .as_deref()
+            .is_some_and(|why| why.contains("ulimit")));
+    }
+}

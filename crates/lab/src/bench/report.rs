@@ -1,0 +1,460 @@
+//! `results.md`: the machine, the command, the targets and one table per cell size, with
+//! ratios to the tokio baselines of the same run as the headline columns.
+//!
+//! On loopback most of a round trip is the kernel's TCP path, so round trips per second
+//! differ less between models than the models do: a Python `select` server can come close to
+//! tokio on it. The tables therefore lead with ratios and with what the model itself costs
+//! (CPU time per round trip, the latency tail, memory, threads), not with throughput alone.
+
+use super::entrants::{Kind, TOKIO_CURRENT, TOKIO_MULTI};
+use super::results::{Cell, Measured, Outcome, Results};
+use std::fmt::Write as _;
+
+/// Charts embedded in the page, as drawn by [`super::charts`].
+pub const FIGURES: &[(&str, &str)] = &[
+    (
+        "bench-rps.svg",
+        "Round trips per second against connections",
+    ),
+    (
+        "bench-cpu.svg",
+        "Server CPU time per round trip against connections",
+    ),
+    ("bench-p99.svg", "p99 latency against connections"),
+    (
+        "bench-memory.svg",
+        "Resident memory per connection against connections",
+    ),
+];
+
+/// A ratio target of the issue: `variant` (a name prefix) at `conns` reaches `min` times the
+/// `baseline`'s round trips per second, at the headline size.
+struct RatioTarget {
+    variant: &'static str,
+    baseline: &'static str,
+    min: f64,
+}
+
+const RATIO_TARGETS: &[RatioTarget] = &[
+    RatioTarget {
+        variant: "multiplexing/polling",
+        baseline: TOKIO_CURRENT,
+        min: 0.9,
+    },
+    RatioTarget {
+        variant: "multiplexing/mio",
+        baseline: TOKIO_CURRENT,
+        min: 0.9,
+    },
+    RatioTarget {
+        variant: "async-callback/uring",
+        baseline: TOKIO_CURRENT,
+        min: 0.9,
+    },
+    RatioTarget {
+        variant: "coroutine-spawn",
+        baseline: TOKIO_MULTI,
+        min: 0.8,
+    },
+];
+
+/// Connection counts at which the ratio targets apply.
+const RATIO_CONNS: &[usize] = &[100, 1000];
+
+/// At this many connections the same four must hold every connection, with no mismatch,
+/// in less than this much resident memory.
+const HOLD_CONNS: usize = 10_000;
+const HOLD_MAX_KIB: u64 = 64 * 1024;
+
+/// The whole page.
+pub fn markdown(results: &Results) -> String {
+    let mut md = String::new();
+    let g = &results.grid;
+    let m = &results.machine;
+    let _ = writeln!(md, "# Results: every I/O model under one load generator\n");
+    let _ = writeln!(
+        md,
+        "<!-- Written by `cargo lab bench` (crates/lab/src/bench/report.rs). \
+         Run it again rather than editing. -->\n"
+    );
+    if !results.reduced.is_empty() {
+        let _ = writeln!(
+            md,
+            "> **Not the default run** ({}): a partial or shortened measurement. \
+             `cargo lab bench` with no flags measures the full grid and rewrites this page.\n",
+            results.reduced.join(", ")
+        );
+    }
+    let _ = writeln!(
+        md,
+        "Measured on {} with `{}` ({:.1} minutes).\n",
+        results.date,
+        results.command,
+        results.elapsed_s / 60.0
+    );
+    let _ = writeln!(md, "| machine | |\n|---|---|");
+    let _ = writeln!(md, "| CPU | {} |", m.cpu);
+    let _ = writeln!(md, "| cores | {} |", m.cores);
+    let _ = writeln!(md, "| kernel | {} |", m.kernel);
+    let _ = writeln!(md, "| memory | {} GiB |", m.memory_gib);
+    let load = |l: Option<f64>| l.map_or("unknown".into(), |l| format!("{l:.2}"));
+    let _ = writeln!(
+        md,
+        "| load average (1 min), start / end | {} / {} |",
+        load(results.load_average[0]),
+        load(results.load_average[1])
+    );
+    let _ = writeln!(md, "| descriptor limit | {} |\n", g.fd_limit);
+    let _ = writeln!(
+        md,
+        "**How it was measured.** Each cell starts a fresh server, opens the connections \
+         (at most {} waiting for their first reply at once) and makes one verified round trip \
+         on each; set-up is not timed. After a warm-up of at least {:.2} s, and until every \
+         connection has made another round trip, it measures {} back to back; every \
+         figure is the median over them. One `mio` load generator in the lab ({}) drives every \
+         server alike: each connection writes a message of lower-case letters and bytes >= \
+         0x80, reads the reply by its length and checks every byte. The server's CPU time is \
+         read from `/proc/PID/stat` at the edges of each window (for a fork server, each \
+         child's from `/proc/PID/schedstat`); peak memory is `VmHWM` from `/proc/PID/status` \
+         (plus each child's `Pss`), threads are `Threads` there, with every connection open.\n",
+        super::loadgen::RAMP,
+        g.warmup_s,
+        counted(
+            g.reps,
+            &format!("one window of {:.2} s", g.window_s),
+            &format!("{} windows of {:.2} s", g.reps, g.window_s)
+        ),
+        counted(
+            g.client_threads,
+            "one thread",
+            &format!("{} threads", g.client_threads)
+        ),
+    );
+    let _ = writeln!(
+        md,
+        "**How to read it.** The **× tokio** columns divide by the tokio servers measured in \
+         this same run, cell by cell: `{TOKIO_CURRENT}` (one thread: the fair match for \
+         single-threaded event loops) and `{TOKIO_MULTI}` (a worker per core). Above 1× is \
+         more round trips per second than tokio; for CPU per round trip, below 1× is cheaper. \
+         On loopback most of a round trip is the kernel's TCP path, so round trips per second \
+         differ less than the models do; CPU per round trip, p99 latency, threads and memory \
+         show what each model costs. The load generator shares the machine's {} with the \
+         server; a load average well above the bench's own (about 2 here) means other work \
+         shared them too, and the figures are noisier. *held · wrong* is how many connections were held (failures in bold) and how many \
+         replies were wrong; n/a cells are beyond a server's limit by design and were not run.\n",
+        counted(m.cores, "one core", &format!("{} cores", m.cores))
+    );
+    targets(&mut md, results);
+    for &size in &g.sizes {
+        let _ = writeln!(md, "## {} messages\n", size_label(size));
+        for &conns in &g.conns {
+            let cells: Vec<&Cell> = ordered(results, size, conns);
+            if cells.is_empty() {
+                continue;
+            }
+            let _ = writeln!(md, "### {} {}\n", conns, plural(conns, "connection"));
+            md.push_str(&table(results, &cells));
+            md.push('\n');
+        }
+    }
+    let _ = writeln!(
+        md,
+        "## Charts ({} messages)\n",
+        size_label(g.sizes.first().copied().unwrap_or(64))
+    );
+    for (file, title) in FIGURES {
+        let _ = writeln!(md, "![{title}](figures/{file})\n");
+    }
+    notes(&mut md, results);
+    md
+}
+
+/// The tables alone, for the terminal.
+pub fn tables(results: &Results) -> String {
+    let mut out = String::new();
+    for &size in &results.grid.sizes {
+        for &conns in &results.grid.conns {
+            let cells = ordered(results, size, conns);
+            if cells.is_empty() {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "\n{} messages, {} connections",
+                size_label(size),
+                conns
+            );
+            out.push_str(&table(results, &cells));
+        }
+    }
+    out
+}
+
+/// The cells at (`size`, `conns`): baselines first, then the models in the table's order,
+/// then the Python servers.
+fn ordered(results: &Results, size: usize, conns: usize) -> Vec<&Cell> {
+    let mut cells: Vec<&Cell> = results
+        .cells
+        .iter()
+        .filter(|c| c.size == size && c.conns == conns)
+        .collect();
+    cells.sort_by_key(|c| match c.kind {
+        Kind::Baseline => 0,
+        Kind::Model => 1,
+        Kind::Python => 2,
+    });
+    cells
+}
+
+// ANCHOR: columns
+const HEADER: &str = "| server | rt/s × tokio-ct | rt/s × tokio-mt | CPU/rt × tokio-ct \
+    | CPU µs/rt | rt/s | p50 / p99 µs | peak RSS | threads | held · wrong |\n\
+    |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+// ANCHOR_END: columns
+
+fn table(results: &Results, cells: &[&Cell]) -> String {
+    let mut t = String::from(HEADER);
+    for cell in cells {
+        let name = &cell.variant;
+        let row = match &cell.outcome {
+            Outcome::NotApplicable { reason } => {
+                format!("| {name} | n/a: {} |||||||||", escape(reason))
+            }
+            Outcome::Failed { reason } => {
+                format!("| {name} | **failed**: {} |||||||||", escape(reason))
+            }
+            Outcome::Ran(m) => {
+                let ct = results.measured(TOKIO_CURRENT, cell.size, cell.conns);
+                let mt = results.measured(TOKIO_MULTI, cell.size, cell.conns);
+                let cpu_ratio = match (m.cpu_us_per_rt, ct.and_then(|b| b.cpu_us_per_rt)) {
+                    (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
+                    _ => "–".into(),
+                };
+                let wrong = if m.mismatches == 0 {
+                    "0".to_string()
+                } else {
+                    format!("**{}**", m.mismatches)
+                };
+                format!(
+                    "| {name} | {} | {} | {cpu_ratio} | {} | {} | {} / {} | {} | {} | {} · {wrong} |",
+                    rps_ratio(m, ct),
+                    rps_ratio(m, mt),
+                    m.cpu_us_per_rt.map_or("–".into(), |c| format!("{c:.1}")),
+                    si(m.rps),
+                    m.p50_us,
+                    m.p99_us,
+                    mib(m.rss_peak_kib),
+                    threads(m),
+                    held(m, cell.conns),
+                )
+            }
+        };
+        t.push_str(&row);
+        t.push('\n');
+    }
+    t
+}
+
+fn rps_ratio(m: &Measured, base: Option<&Measured>) -> String {
+    match base {
+        Some(b) if b.rps > 0.0 => format!("{:.2}×", m.rps / b.rps),
+        _ => "–".into(),
+    }
+}
+
+fn held(m: &Measured, conns: usize) -> String {
+    if m.errors == 0 && m.established == conns as u64 {
+        format!("{conns}")
+    } else {
+        format!("**{}/{conns}**, {} failed", m.established, m.errors)
+    }
+}
+
+fn threads(m: &Measured) -> String {
+    if m.processes > 1 {
+        format!("{} ({} processes)", m.threads, m.processes)
+    } else {
+        m.threads.to_string()
+    }
+}
+
+/// The issue's targets, checked against this run.
+fn targets(md: &mut String, results: &Results) {
+    let size = results.grid.sizes.first().copied().unwrap_or(64);
+    let _ = writeln!(md, "## Targets ({} messages)\n", size_label(size));
+    let _ = writeln!(md, "| target | measured | met |\n|---|---|---|");
+    let names = |prefix: &str| -> Vec<String> {
+        let mut names: Vec<String> = results
+            .cells
+            .iter()
+            .filter(|c| c.variant.starts_with(prefix))
+            .map(|c| c.variant.clone())
+            .collect();
+        names.dedup();
+        names
+    };
+    for target in RATIO_TARGETS {
+        for &conns in RATIO_CONNS {
+            let label = format!(
+                "`{}` ≥ {:.1}× `{}` at {conns} connections",
+                target.variant, target.min, target.baseline
+            );
+            let found = names(target.variant);
+            if found.is_empty() {
+                let _ = writeln!(md, "| {label} | not in this run | – |");
+            }
+            for name in found {
+                let a = results.measured(&name, size, conns);
+                let b = results.measured(target.baseline, size, conns);
+                let (text, met) = match (a, b) {
+                    (Some(a), Some(b)) if b.rps > 0.0 => {
+                        let r = a.rps / b.rps;
+                        let met = r >= target.min;
+                        let gap = if met {
+                            String::new()
+                        } else {
+                            format!(", {:.0}% short", (target.min - r) / target.min * 100.0)
+                        };
+                        (
+                            format!(
+                                "`{name}`: {r:.2}× ({} vs {} rt/s{gap})",
+                                si(a.rps),
+                                si(b.rps)
+                            ),
+                            met,
+                        )
+                    }
+                    _ => (format!("`{name}`: not measured at {conns}"), false),
+                };
+                let _ = writeln!(md, "| {label} | {text} | {} |", yes_no(met));
+            }
+        }
+    }
+    for target in RATIO_TARGETS {
+        let label = format!(
+            "`{}` holds {HOLD_CONNS} connections, 0 mismatches, RSS < {} MiB",
+            target.variant,
+            HOLD_MAX_KIB / 1024
+        );
+        let found = names(target.variant);
+        if found.is_empty() {
+            let _ = writeln!(md, "| {label} | not in this run | – |");
+        }
+        for name in found {
+            let (text, met) = match results.measured(&name, size, HOLD_CONNS) {
+                Some(m) => (
+                    format!(
+                        "`{name}`: {}/{HOLD_CONNS} held, {} failed, {} mismatches, {}",
+                        m.established,
+                        m.errors,
+                        m.mismatches,
+                        mib(m.rss_peak_kib)
+                    ),
+                    m.established == HOLD_CONNS as u64
+                        && m.errors == 0
+                        && m.mismatches == 0
+                        && m.rss_peak_kib < HOLD_MAX_KIB,
+                ),
+                None => (format!("`{name}`: not measured at {HOLD_CONNS}"), false),
+            };
+            let _ = writeln!(md, "| {label} | {text} | {} |", yes_no(met));
+        }
+    }
+    md.push('\n');
+}
+
+/// What did not run, and why connections failed where they did.
+fn notes(md: &mut String, results: &Results) {
+    let mut lines: Vec<String> = results.skipped.clone();
+    for c in &results.cells {
+        if let Outcome::Ran(m) = &c.outcome {
+            if let Some(first) = m.error_samples.first() {
+                lines.push(format!(
+                    "`{}` at {} connections ({}): {} failed, for example: {}",
+                    c.variant,
+                    c.conns,
+                    size_label(c.size),
+                    m.errors,
+                    escape(first)
+                ));
+            }
+        }
+    }
+    lines.extend(results.problems());
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "## Notes\n");
+    for line in lines {
+        let _ = writeln!(md, "- {line}");
+    }
+    md.push('\n');
+}
+
+fn yes_no(met: bool) -> &'static str {
+    if met {
+        "yes"
+    } else {
+        "**no**"
+    }
+}
+
+/// `64 B`, `16 KiB`.
+pub fn size_label(size: usize) -> String {
+    if size >= 1024 && size % 1024 == 0 {
+        format!("{} KiB", size / 1024)
+    } else {
+        format!("{size} B")
+    }
+}
+
+/// `one` when `n` is 1, else `many`.
+fn counted(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        one.to_string()
+    } else {
+        many.to_string()
+    }
+}
+
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
+    }
+}
+
+/// `141.2k`, `2.31M`, `873`.
+pub fn si(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2}M", v / 1e6)
+    } else if v >= 1e3 {
+        format!("{:.1}k", v / 1e3)
+    } else {
+        format!("{v:.0}")
+    }
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// Keeps a reason on one table row.
+fn escape(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        assert_eq!(size_label(64), "64 B");
+        assert_eq!(size_label(16_384), "16 KiB");
+        assert_eq!(si(141_234.0), "141.2k");
+        assert_eq!(si(873.4), "873");
+        assert_eq!(escape("a|b\nc"), "a\\|b c");
+    }
+}

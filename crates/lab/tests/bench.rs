@@ -1,0 +1,238 @@
+//! `cargo lab bench` as a process, its load generator against servers that break the
+//! service, and the Python yardsticks against the scenarios every server must pass.
+//!
+//! Speed is never asserted: only that the figures exist, and that wrong replies are caught.
+
+mod common;
+
+use lab::bench::loadgen::{Load, LoadSpec, Phase};
+use lab::bench::results::{Outcome, Results};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
+use std::time::Duration;
+
+/// A scratch directory under the target folder, emptied first.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_tiny_run_writes_the_table_the_json_and_the_charts() {
+    let out = scratch("bench-tiny");
+    let output = Command::new(common::lab())
+        .args(["bench", "--variants", "blocking-io/iterative"])
+        .args(["--conns", "1,2", "--sizes", "64", "--duration", "0.3"])
+        .args(["--reps", "2", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+
+    let json = std::fs::read_to_string(out.join("results.json")).unwrap();
+    let results: Results = serde_json::from_str(&json).unwrap();
+    let cell = |variant: &str, conns: usize| {
+        results
+            .cells
+            .iter()
+            .find(|c| c.variant == variant && c.conns == conns)
+            .unwrap_or_else(|| panic!("no cell {variant} at {conns}: {json}"))
+    };
+    // Ran: every connection held, every reply checked, the server's cost read from /proc.
+    for variant in [
+        "blocking-io/iterative",
+        "baseline/tokio-current",
+        "baseline/tokio-multi",
+    ] {
+        let Outcome::Ran(m) = &cell(variant, 1).outcome else {
+            panic!("{variant} did not run: {json}");
+        };
+        assert_eq!((m.established, m.errors, m.mismatches), (1, 0, 0));
+        assert_eq!(m.reps.len(), 2);
+        assert!(m.rps > 0.0 && m.p99_us >= m.p50_us && m.p50_us > 0);
+        assert!(m.rss_peak_kib > 0 && m.threads >= 1);
+        assert!(m.cpu_us_per_rt.is_some_and(|c| c > 0.0), "{m:?}");
+    }
+    // Not applicable: recorded with the cap's reason, not run.
+    match &cell("blocking-io/iterative", 2).outcome {
+        Outcome::NotApplicable { reason } => assert!(reason.contains("at most 1"), "{reason}"),
+        other => panic!("the iterative server ran at 2 connections: {other:?}"),
+    }
+    assert!(matches!(
+        cell("baseline/tokio-multi", 2).outcome,
+        Outcome::Ran(_)
+    ));
+
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    for needle in [
+        "## Targets",
+        "### 2 connections",
+        "| blocking-io/iterative | n/a: ",
+        "| baseline/tokio-current | 1.00× |",
+        "rt/s × tokio-ct",
+        results.machine.kernel.as_str(),
+        "cargo lab bench --variants blocking-io/iterative",
+        "> **Not the default run** (connections [1, 2], 0.30 s per cell in 2 window(s), only \
+         variants matching [\"blocking-io/iterative\"])",
+    ] {
+        assert!(md.contains(needle), "results.md lacks {needle:?}:\n{md}");
+    }
+    for (file, _) in lab::bench::report::FIGURES {
+        assert!(md.contains(&format!("(figures/{file})")));
+        let svg = std::fs::read_to_string(out.join("figures").join(file)).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("blocking-io/iterative"));
+    }
+    // The terminal shows the tables too.
+    assert!(stdout.contains("| blocking-io/iterative |"), "{stdout}");
+}
+
+#[test]
+fn an_unknown_variant_filter_is_refused() {
+    let output = Command::new(common::lab())
+        .args(["bench", "--variants", "no-such-model", "--quick"])
+        .args(["--out", "/nonexistent/never-written"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no variant matches"));
+}
+
+/// A server that breaks the service in some way, one thread per connection.
+fn broken_server(serve: fn(std::net::TcpStream)) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16).flatten() {
+            std::thread::spawn(move || serve(stream));
+        }
+    });
+    addr
+}
+
+/// Runs the load generator for a moment: set-up, then one short window.
+fn load(addr: SocketAddr, conns: usize, size: usize) -> lab::bench::loadgen::LoadReport {
+    let spec = LoadSpec {
+        addr,
+        conns,
+        size,
+        threads: 1,
+        windows: 1,
+        timeout: Duration::from_secs(2),
+        seed: 7,
+        rounds: None,
+    };
+    let load = Load::start(&spec).unwrap();
+    load.wait_ready(Duration::from_secs(5));
+    load.set_phase(Phase::Window(0));
+    std::thread::sleep(Duration::from_millis(200));
+    load.finish()
+}
+
+#[test]
+fn the_load_generator_catches_a_reply_that_is_not_upper_cased() {
+    // Plain echo: the notes' server without `.upper()`.
+    let report = load(common::wrong_echo_server(2), 2, 64);
+    let total = report.total();
+    assert_eq!((total.established, total.errors), (2, 0), "{report:?}");
+    assert!(total.rounds > 2, "{report:?}");
+    assert_eq!(total.mismatches, total.rounds, "every reply is wrong");
+}
+
+#[test]
+fn the_load_generator_catches_a_byte_too_many_and_an_early_close() {
+    // One extra byte after each reply: read by length, it shifts every later reply.
+    let addr = broken_server(|mut stream| {
+        let mut buf = [0u8; 64];
+        while stream.read_exact(&mut buf).is_ok() {
+            buf.make_ascii_uppercase();
+            let extra = [&buf[..], b"!"].concat();
+            if stream.write_all(&extra).is_err() {
+                return;
+            }
+        }
+    });
+    let report = load(addr, 1, 64);
+    assert!(report.total().mismatches > 0, "{report:?}");
+
+    // Half a reply, then close: the connection fails, and the report says why.
+    let addr = broken_server(|mut stream| {
+        let mut buf = [0u8; 64];
+        if stream.read_exact(&mut buf).is_ok() {
+            buf.make_ascii_uppercase();
+            let _ = stream.write_all(&buf[..32]);
+        }
+    });
+    let report = load(addr, 3, 64);
+    let total = report.total();
+    assert_eq!((total.errors, total.rounds), (3, 0), "{report:?}");
+    assert!(report.errors[0].contains("closed by the server after 32 of 64"));
+}
+
+#[test]
+fn the_load_generator_verifies_16_kib_replies_split_by_the_server() {
+    // Every model reads 1024 bytes at a time, so a 16 KiB reply comes back in pieces while
+    // the message is still going out.
+    let server = common::serve("baseline", &["--flavor", "current-thread"]);
+    let report = load(server.addr(), 4, 16 * 1024);
+    let total = report.total();
+    assert_eq!((total.errors, total.mismatches), (0, 0), "{report:?}");
+    assert!(report.windows[0].rounds > 0 && total.established == 4);
+}
+
+#[test]
+fn the_baseline_client_is_the_load_generator_and_judges_the_server() {
+    let server = common::serve("baseline", &["--flavor", "multi-thread"]);
+    common::load_passes("baseline", server.addr(), 3, 20);
+    common::check_interactive_client("baseline", server.addr());
+    common::check_load_client_fails_on_wrong_replies("baseline");
+    common::check_load_client_fails_when_nobody_listens("baseline");
+}
+
+/// The Python yardsticks keep the same contract as every Rust server, so the bench compares
+/// like with like: they pass the shared scenarios (when Python is here to run them).
+#[test]
+fn the_python_yardsticks_pass_the_scenarios() {
+    let lab_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let servers = [
+        ("select_server.py", None),
+        ("gevent_server.py", Some("gevent")),
+    ];
+    let mut ran = 0;
+    for (file, module) in servers {
+        let import = format!("import {}", module.unwrap_or("select"));
+        let usable = Command::new("python3")
+            .args(["-c", &import])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !usable {
+            println!(
+                "skipped {file}: python3 {} is not here",
+                module.unwrap_or("")
+            );
+            continue;
+        }
+        let mut command = Command::new("python3");
+        command
+            .arg(lab_dir.join("python").join(file))
+            .args(["--addr", "127.0.0.1:0"]);
+        let server = lab::process::ServerProcess::start_command(command, file.into())
+            .unwrap_or_else(|e| panic!("{e}"));
+        for scenario in lab::scenarios::SCENARIOS {
+            if let Err(err) = (scenario.run)(server.addr()) {
+                panic!(
+                    "{file} / {}: {err}\nits output:\n{}",
+                    scenario.name,
+                    server.log_text()
+                );
+            }
+        }
+        ran += 1;
+        println!("checked {file}");
+    }
+    println!("{ran} Python yardstick(s) checked");
+}
