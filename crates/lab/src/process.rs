@@ -123,6 +123,44 @@ impl ServerProcess {
         Ok(server)
     }
 
+    /// Starts `variant` with its soft descriptor limit (`RLIMIT_NOFILE`) lowered to `fds`, to
+    /// see what it does when `accept` fails with EMFILE. The limit is set in the child between
+    /// `fork` and `exec`, so any variant can be tested without a flag of its own.
+    pub fn start_variant_with_fd_limit(
+        lab: &Path,
+        variant: &Variant,
+        fds: u64,
+    ) -> crate::Result<Self> {
+        use std::os::unix::process::CommandExt;
+        let mut command = Command::new(lab);
+        command
+            .args(["serve", variant.krate, "--addr", "127.0.0.1:0"])
+            .args(variant.args);
+        // SAFETY: the closure runs in the child after `fork`, where only async-signal-safe
+        // calls are allowed: `getrlimit` and `setrlimit` are plain system calls on a struct
+        // on the stack, and nothing is allocated.
+        unsafe {
+            command.pre_exec(move || {
+                let mut limit = libc::rlimit {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                limit.rlim_cur = fds.min(limit.rlim_max);
+                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        ServerProcess::start_command(
+            command,
+            format!("{} (at most {fds} descriptors)", variant.name),
+        )
+    }
+
     /// Starts `variant` with `extra` flags appended.
     pub fn start_variant(lab: &Path, variant: &Variant, extra: &[&str]) -> crate::Result<Self> {
         let args: Vec<&str> = variant.args.iter().chain(extra).copied().collect();
