@@ -94,7 +94,14 @@ fn cpu_count(list: &str) -> usize {
 #[test]
 fn workers_are_not_pinned_to_cores_unless_asked() {
     let server = common::serve("coroutine-spawn", &["--workers", "2"]);
-    let lists = cpus_allowed(server.pid());
+    // main, two workers and may's timer thread; a thread may still be starting just after
+    // `listening on`, so look again (bounded) until all four are there.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut lists = cpus_allowed(server.pid());
+    while lists.len() < 4 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        lists = cpus_allowed(server.pid());
+    }
     assert_eq!(lists.len(), 4, "{lists:?}");
     assert!(
         lists.iter().all(|l| *l == lists[0]),
@@ -108,8 +115,18 @@ fn workers_are_not_pinned_to_cores_unless_asked() {
         return;
     }
     let pinned = common::serve("coroutine-spawn", &["--workers", "2", "--pin-workers"]);
-    let lists = cpus_allowed(pinned.pid());
-    let single = lists.iter().filter(|l| cpu_count(l) == 1).count();
+    // Each worker pins itself when its thread starts, which may be just after the server
+    // printed `listening on`: look again (bounded) until both have, or give up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let (mut lists, mut single);
+    loop {
+        lists = cpus_allowed(pinned.pid());
+        single = lists.iter().filter(|l| cpu_count(l) == 1).count();
+        if single == 2 || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert_eq!(single, 2, "two workers should each be pinned: {lists:?}");
 }
 
