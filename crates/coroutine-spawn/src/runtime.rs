@@ -31,8 +31,8 @@ use std::sync::{Mutex, OnceLock};
 /// a release build (three quarters in a debug one) through the deepest shared scenarios.
 ///
 /// Why not smaller, to save memory: it would not. Only pages a coroutine touches become
-/// resident: the top page (its frames) and the bottom page (where `may`'s `generator` writes
-/// a marker to detect overflow). A connection costs about 8.4 KiB of RSS with 8, 16 or 64 KiB
+/// resident: the top page (its frames) and the bottom page (where `generator`, under `may`,
+/// writes sentinel words on every new stack to estimate its use later). A connection costs about 8.4 KiB of RSS with 8, 16 or 64 KiB
 /// stacks alike (measured); the stack size buys headroom and costs address space. Only a
 /// one-page (4 KiB) stack would halve that, with no room left for a panic message.
 ///
