@@ -15,20 +15,8 @@ use std::time::Duration;
 #[test]
 fn uring_serves_a_thousand_connections_at_once_from_one_thread() {
     let server = common::serve("async-callback", &["--backend", "uring"]);
-    let addr = server.addr().to_string();
     // The client is the io_uring load client: a thousand connections from its one thread.
-    let out = common::client(
-        "async-callback",
-        &[
-            "--addr", &addr, "--conns", "1000", "--rounds", "5", "--json",
-        ],
-        b"",
-    );
-    let s = common::passed(&out);
-    assert_eq!(
-        (s.established, s.rounds, s.mismatches, s.errors),
-        (1000, 5000, 0, 0)
-    );
+    let s = common::load_passes("async-callback", server.addr(), 1000, 5);
     assert_eq!(s.bytes, 5000 * 64, "every byte of every reply was verified");
     let connected = server.log_text().matches("] connected").count();
     assert_eq!(connected, 1000, "the server saw every connection");

@@ -32,24 +32,7 @@ fn a_pool_of_two_serves_a_third_client_only_after_one_leaves() {
 #[test]
 fn thread_mode_serves_a_thousand_connections_at_once() {
     let server = common::serve("blocking-io", &["--mode", "thread"]);
-    let addr = server.addr().to_string();
-    let out = common::client(
-        "blocking-io",
-        &[
-            "--addr", &addr, "--conns", "1000", "--rounds", "5", "--json",
-        ],
-        b"",
-    );
-    let s = common::summary(&out);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        (s.established, s.rounds, s.mismatches, s.errors),
-        (1000, 5000, 0, 0)
-    );
+    common::load_passes("blocking-io", server.addr(), 1000, 5);
 }
 
 #[test]
