@@ -113,24 +113,34 @@ impl ClientOpts {
             return Err("--conns must be at least 1".into());
         }
         let stop = match (l.duration, l.rounds) {
-            (Some(secs), _) if secs.is_finite() && secs > 0.0 => {
-                Stop::After(Duration::from_secs_f64(secs))
-            }
-            (Some(_), _) => return Err("--duration must be a positive number of seconds".into()),
+            (Some(secs), _) => Stop::After(seconds("--duration", secs)?),
             (None, Some(rounds)) => Stop::Rounds(rounds),
             (None, None) => Stop::Rounds(100),
         };
-        if !(l.timeout.is_finite() && l.timeout > 0.0) {
-            return Err("--timeout must be a positive number of seconds".into());
-        }
         Ok(ClientMode::Load(LoadPlan {
             conns,
             stop,
             size: l.size,
-            timeout: Duration::from_secs_f64(l.timeout),
+            timeout: seconds("--timeout", l.timeout)?,
             json: l.json,
             seed: l.seed,
         }))
+    }
+}
+
+/// A flag given in seconds, as a `Duration`: positive, finite, and small enough to add to
+/// `Instant::now()`. `Duration::from_secs_f64` panics on `1e20`; a student gets a sentence.
+pub fn seconds(flag: &str, secs: f64) -> crate::Result<Duration> {
+    // A year is far beyond any run here, and far inside what `Instant` can add.
+    const MAX_SECS: f64 = 365.0 * 24.0 * 3600.0;
+    if secs.is_finite() && secs > 0.0 && secs <= MAX_SECS {
+        // Cannot fail: the range was checked above.
+        Duration::try_from_secs_f64(secs).map_err(|e| format!("{flag}: {e}").into())
+    } else {
+        Err(
+            format!("{flag} must be a positive number of seconds, at most a year (got {secs})")
+                .into(),
+        )
     }
 }
 
@@ -191,5 +201,17 @@ mod tests {
         assert!(mode(&["--duration", "1", "--rounds", "1"]).is_err());
         assert!(mode(&["--rounds", "1", "--size", "0"]).is_err());
         assert!(mode(&["--rounds", "1", "--size", "70000"]).is_err());
+    }
+
+    #[test]
+    fn huge_or_odd_seconds_are_refused_not_panicked_on() {
+        for bad in ["1e20", "inf", "NaN", "0", "-0.5"] {
+            assert!(mode(&["--duration", bad]).is_err(), "--duration {bad}");
+            assert!(
+                mode(&["--rounds", "1", "--timeout", bad]).is_err(),
+                "--timeout {bad}"
+            );
+        }
+        assert!(mode(&["--duration", "0.25", "--timeout", "30"]).is_ok());
     }
 }

@@ -12,6 +12,7 @@
 //! What is *not* here is how a socket is waited on: that is the whole difference between the
 //! model crates, so each of them writes its own accept, read and write loops.
 
+pub mod accept;
 pub mod announce;
 pub mod cli;
 pub mod framing;

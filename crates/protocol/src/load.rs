@@ -7,7 +7,8 @@
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
-use std::time::Duration;
+use std::io::{self, ErrorKind, Read, Write};
+use std::time::{Duration, Instant};
 
 /// Seeded message generator (xorshift64*), so a failing run can be repeated with `--seed`.
 ///
@@ -60,6 +61,71 @@ pub fn reply_matches(sent: &[u8], reply: &[u8]) -> bool {
             .iter()
             .zip(reply)
             .all(|(s, r)| s.to_ascii_uppercase() == *r)
+}
+
+/// One round trip on a blocking socket, bounded as a whole by `deadline`: writes `message`,
+/// then reads exactly `reply.len()` bytes back.
+///
+/// `SO_RCVTIMEO` bounds one `recv`, not a reply: a server that sends one byte just inside
+/// the timeout would keep a round alive for ever. So before every call the socket's timeout
+/// is set to what is left of the round (`set_timeout`, because std's and `may`'s sockets each
+/// have their own `set_read_timeout`/`set_write_timeout`).
+pub fn round_trip_by<S: Read + Write>(
+    stream: &mut S,
+    message: &[u8],
+    reply: &mut [u8],
+    deadline: Instant,
+    mut set_timeout: impl FnMut(&S, Duration) -> io::Result<()>,
+) -> io::Result<()> {
+    let left = || {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            Err(io::Error::new(
+                ErrorKind::TimedOut,
+                "the round trip did not finish by its deadline (--timeout)",
+            ))
+        } else {
+            Ok(left)
+        }
+    };
+    let mut sent = 0;
+    while sent < message.len() {
+        set_timeout(stream, left()?)?;
+        match stream.write(&message[sent..]) {
+            Ok(0) => return Err(ErrorKind::WriteZero.into()),
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(timed_out_as_such(e)),
+        }
+    }
+    let mut got = 0;
+    while got < reply.len() {
+        set_timeout(stream, left()?)?;
+        match stream.read(&mut reply[got..]) {
+            Ok(0) => {
+                return Err(io::Error::new(
+                    ErrorKind::UnexpectedEof,
+                    format!(
+                        "the server closed after {got} of {} reply bytes",
+                        reply.len()
+                    ),
+                ))
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(timed_out_as_such(e)),
+        }
+    }
+    Ok(())
+}
+
+/// A socket timeout shows up as `WouldBlock` (EAGAIN) on Linux: name it what it is.
+fn timed_out_as_such(e: io::Error) -> io::Error {
+    if e.kind() == ErrorKind::WouldBlock {
+        io::Error::new(ErrorKind::TimedOut, "the round trip timed out (--timeout)")
+    } else {
+        e
+    }
 }
 
 /// What one connection (or, merged, a whole run) did.
@@ -245,6 +311,47 @@ mod tests {
             "0xe9 upper-cased as Latin-1"
         );
         assert!(!reply_matches(b"ab", b"A"), "short reply");
+    }
+
+    #[test]
+    fn a_trickling_server_cannot_stretch_a_round_past_its_deadline() {
+        // A server that sends one byte every 20 ms: each read succeeds well inside any
+        // per-read timeout, but the whole reply would take 2 s. The round must end at 200 ms.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut msg = [0; 100];
+            conn.read_exact(&mut msg).unwrap();
+            for b in msg.to_ascii_uppercase() {
+                if conn.write_all(&[b]).is_err() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        let start = Instant::now();
+        let mut reply = [0; 100];
+        let err = round_trip_by(
+            &mut stream,
+            &[b'a'; 100],
+            &mut reply,
+            start + Duration::from_millis(200),
+            |s, t| {
+                s.set_read_timeout(Some(t))
+                    .and(s.set_write_timeout(Some(t)))
+            },
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+        drop(stream);
+        server.join().unwrap();
     }
 
     #[test]

@@ -7,7 +7,11 @@
 //!   tail instead of dropping it (mio's own example turns a short write into an error);
 //! - a client that sends but never reads must not grow the server's memory: once
 //!   [`Pending::is_full`] the server stops reading that connection until it drains, and
-//!   [`Pending::room`] never lets one read push it past [`MAX_PENDING`] plus one read.
+//!   [`Pending::room`] never lets one read push it past [`MAX_PENDING`] plus one read;
+//! - the bound holds at every moment, not only once the queue drains: a peer that reads
+//!   steadily but a little slower than it writes never lets the queue empty, so the bytes
+//!   already sent are dropped from the front as the sending goes on ([`Pending::advance`]).
+//!   The buffer never holds more than twice the bound, however much passes through.
 
 use crate::limits::{MAX_PENDING, READ_SIZE};
 
@@ -26,9 +30,6 @@ impl Pending {
 
     /// Queues `bytes` behind whatever is still unsent.
     pub fn push(&mut self, bytes: &[u8]) {
-        if self.sent > 0 && self.sent == self.buf.len() {
-            self.clear();
-        }
         self.buf.extend_from_slice(bytes);
     }
 
@@ -42,7 +43,19 @@ impl Pending {
         self.sent = (self.sent + n).min(self.buf.len());
         if self.sent == self.buf.len() {
             self.clear();
+        } else if self.sent >= self.len() {
+            // More sent bytes than unsent ones: drop the sent ones from the front. The move
+            // copies at most as many bytes as were sent since the last one, so it costs O(1)
+            // per byte; and `buf` stays under twice what is unsent, which `room` bounds.
+            // (A ring buffer, `VecDeque`, would avoid the move and hand `send` two slices.)
+            self.buf.drain(..self.sent);
+            self.sent = 0;
         }
+    }
+
+    /// Bytes held in memory, sent or not: what the bound is really about.
+    pub fn held(&self) -> usize {
+        self.buf.capacity()
     }
 
     /// Unsent bytes.
@@ -90,6 +103,40 @@ mod tests {
         p.advance(9);
         assert!(p.is_empty());
         assert_eq!(p.unsent(), b"");
+    }
+
+    #[test]
+    fn a_queue_that_never_empties_stays_bounded() {
+        // The slow reader: every turn the server reads what `room` allows and the peer takes
+        // a little less than that, so the queue is never empty. 16 MiB pass through, 250 times
+        // the bound: the old `Pending` held every one of them.
+        let mut p = Pending::new();
+        let mut passed = 0;
+        let mut expect = 0u8;
+        let mut most = 0;
+        while passed < 16 * 1024 * 1024 {
+            let n = p.room();
+            if n > 0 {
+                let bytes: Vec<u8> = (0..n).map(|i| (passed + i) as u8).collect();
+                p.push(&bytes);
+                passed += n;
+            }
+            let take = (p.len() / 2).max(1).min(p.len());
+            for &b in &p.unsent()[..take] {
+                assert_eq!(b, expect, "bytes come out in order");
+                expect = expect.wrapping_add(1);
+            }
+            p.advance(take);
+            assert!(
+                !p.is_empty(),
+                "the peer stays behind: the queue never empties"
+            );
+            most = most.max(p.held());
+        }
+        assert!(
+            most <= 4 * (MAX_PENDING + READ_SIZE),
+            "held {most} bytes after 16 MiB passed through"
+        );
     }
 
     #[test]
