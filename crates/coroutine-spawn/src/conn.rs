@@ -26,6 +26,17 @@ use may::net::TcpStream;
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
 
+/// Reads (of up to 1 KiB each) this coroutine serves before it yields of its own accord.
+///
+/// A coroutine gives up its worker only when an operation would block. A client that keeps
+/// the socket full (it writes and reads at once, faster than we serve it) never makes one
+/// block, so without this the coroutine would keep its worker for ever: every other
+/// connection on that worker, and `accept`, would wait. That is the classic failure of a
+/// cooperative scheduler (gevent's greenlets have it too: a greenlet that never meets a
+/// blocking call never switches). tokio gives every task a budget of 128 operations for
+/// the same reason. 64 KiB between yields keeps the cost of a yield negligible.
+const BUDGET: u32 = 64;
+
 /// Serves one connection until the peer closes, resets, or breaks the connection.
 ///
 /// Every way out is logged with the peer's address and ends only this coroutine.
@@ -38,6 +49,7 @@ pub fn talk(mut stream: TcpStream, peer: SocketAddr) {
     }
     // On this coroutine's own stack: one of the reasons the stack cannot be tiny.
     let mut buf = [0u8; protocol::limits::READ_SIZE];
+    let mut budget = BUDGET;
     loop {
         // Wait data: if nothing has arrived, `may` parks this coroutine (not the thread)
         // until `epoll` says the socket is readable. Copy data: then it reads.
@@ -66,7 +78,29 @@ pub fn talk(mut stream: TcpStream, peer: SocketAddr) {
             protocol::log!("[{peer}] write failed: {err}");
             return;
         }
+        // Cooperative fairness: after a budget of work, let the other coroutines run, even
+        // though this socket still has data (see [`BUDGET`]).
+        budget -= 1;
+        if budget == 0 {
+            budget = BUDGET;
+            yield_to_event_loop();
+        }
     }
     // Dropping `stream` closes the socket and removes it from `may`'s epoll.
 }
 // ANCHOR_END: talk
+
+// ANCHOR: yield
+/// Gives this coroutine's worker back to the event loop for a moment.
+///
+/// Not `may::coroutine::yield_now()`: that puts the coroutine back on its worker's run
+/// queue, and a worker runs its queue until it is empty before it asks epoll again. A
+/// coroutine that yields and is at once runnable keeps the queue non-empty, so the worker
+/// would never learn that other sockets (the listener among them) became ready: measured,
+/// newcomers still waited over 3 s. A zero-length sleep goes through `may`'s timer thread
+/// instead, so the run queue empties, the worker polls epoll and runs whoever is ready, and
+/// the timer thread puts this coroutine back a moment later.
+fn yield_to_event_loop() {
+    may::coroutine::sleep(std::time::Duration::ZERO);
+}
+// ANCHOR_END: yield

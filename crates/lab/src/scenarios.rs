@@ -1,15 +1,17 @@
 //! What every server variant must survive, whatever its model.
 //!
-//! Each scenario is a function of the server's address, bounded in time by socket timeouts,
-//! and returns an error that says what went wrong. `tests/conformance.rs` runs them all
-//! against every variant in [`VARIANTS`](crate::variants::VARIANTS).
+//! Each scenario is a function of the server under test (its address, and its pid where the
+//! lab started it), bounded in time by socket timeouts and deadlines, and returns an error
+//! that says what went wrong. `tests/conformance.rs` runs them all against every variant in
+//! [`VARIANTS`](crate::variants::VARIANTS).
 
 use protocol::load::{reply_matches, Messages};
 use socket2::SockRef;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long any one read or write in a scenario may block.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -17,12 +19,21 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Concurrent clients in [`many_concurrent_clients`] and [`resets`].
 pub const CLIENTS: usize = 200;
 
+/// The server a scenario runs against.
+#[derive(Debug, Clone, Copy)]
+pub struct Target {
+    pub addr: SocketAddr,
+    /// Its process, when the lab started it: scenarios that measure memory need it, and
+    /// without it they check the bytes only and say so.
+    pub pid: Option<u32>,
+}
+
 /// One scenario.
 pub struct Scenario {
     pub name: &'static str,
     /// Connections it holds open at once; a variant with a smaller cap is excused.
     pub concurrent: usize,
-    pub run: fn(SocketAddr) -> crate::Result<()>,
+    pub run: fn(&Target) -> crate::Result<()>,
 }
 
 /// Every scenario, cheapest first.
@@ -30,37 +41,47 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario {
         name: "correct reply",
         concurrent: 1,
-        run: correct_reply,
+        run: |t| correct_reply(t.addr),
     },
     Scenario {
         name: "all 256 byte values",
         concurrent: 1,
-        run: all_byte_values,
+        run: |t| all_byte_values(t.addr),
     },
     Scenario {
         name: "half-close",
         concurrent: 1,
-        run: half_close,
+        run: |t| half_close(t.addr),
     },
     Scenario {
         name: "8 MiB message",
         concurrent: 1,
-        run: big_message,
+        run: |t| big_message(t.addr),
     },
     Scenario {
         name: "disconnect mid-reply",
         concurrent: 1,
-        run: disconnect_mid_reply,
+        run: |t| disconnect_mid_reply(t.addr),
     },
     Scenario {
         name: "200 resets",
         concurrent: 1,
-        run: resets,
+        run: |t| resets(t.addr),
     },
     Scenario {
         name: "200 concurrent clients",
         concurrent: CLIENTS,
-        run: many_concurrent_clients,
+        run: |t| many_concurrent_clients(t.addr),
+    },
+    Scenario {
+        name: "slow reader",
+        concurrent: 1,
+        run: |t| slow_reader(t).map(|seen| println!("  slow reader: {seen:?}")),
+    },
+    Scenario {
+        name: "flood fairness",
+        concurrent: 3,
+        run: |t| flood_fairness(t.addr).map(|seen| println!("  flood fairness: {seen:?}")),
     },
 ];
 
@@ -283,4 +304,315 @@ pub fn never_reading_client(
         written,
         growth_kib: after.saturating_sub(before),
     })
+}
+
+/// Bytes [`slow_reader`] streams through its one connection.
+pub const SLOW_READER_TOTAL: usize = 100 * 1024 * 1024;
+
+/// How fast [`slow_reader`]'s reader takes replies: slower than any variant serves one
+/// connection (the slowest, debug builds included, pass 8 MiB in well under a second), so
+/// the server always has replies queued for it.
+const SLOW_READER_RATE: f64 = 64.0 * 1024.0 * 1024.0;
+
+/// The most a server may grow while [`slow_reader`] runs.
+pub const SLOW_READER_MAX_GROWTH_KIB: u64 = 16 * 1024;
+
+/// What [`slow_reader`] saw.
+#[derive(Debug, Clone, Copy)]
+pub struct SlowReader {
+    /// Largest growth of the server's resident memory (its children's included) over the
+    /// run, in KiB; `None` without a pid.
+    pub growth_kib: Option<u64>,
+    pub elapsed: Duration,
+}
+
+/// A stream with a known, checkable content at every offset: a 65,521-byte block (a prime,
+/// so a lost, repeated or reordered read never lines up with itself again) over and over.
+struct Pattern {
+    block: Vec<u8>,
+    /// The reply owed for `block`, so a check is one `memcmp` (fast even in a debug build:
+    /// a slow checker would be a slow reader, and hide what a fast one finds).
+    reply: Vec<u8>,
+}
+
+impl Pattern {
+    fn new(seed: u64) -> Pattern {
+        let block = Messages::new(seed, 0).next_message(65_521);
+        let reply = protocol::upper(&block);
+        Pattern { block, reply }
+    }
+
+    /// The message bytes at `offset`, as many as fit in one block from there.
+    fn message_at(&self, offset: u64) -> &[u8] {
+        &self.block[(offset % self.block.len() as u64) as usize..]
+    }
+
+    /// Checks `got` against the reply owed for the bytes at `offset`; says where it differs.
+    fn check_reply(&self, mut offset: u64, mut got: &[u8]) -> Result<(), String> {
+        while !got.is_empty() {
+            let owed = &self.reply[(offset % self.reply.len() as u64) as usize..];
+            let n = owed.len().min(got.len());
+            if owed[..n] != got[..n] {
+                let at = owed.iter().zip(got).position(|(o, g)| o != g).unwrap_or(0);
+                return Err(format!("reply byte {} is wrong", offset + at as u64));
+            }
+            offset += n as u64;
+            got = &got[n..];
+        }
+        Ok(())
+    }
+}
+
+/// Resident memory of `pid` and its children (a fork server's connections live in them).
+fn tree_rss_kib(pid: u32) -> crate::Result<u64> {
+    let mut kib = crate::procfs::status(pid)?.rss_kib;
+    for (child, _) in crate::procfs::children(pid) {
+        // A child that has just exited is simply not counted.
+        kib += crate::procfs::status(child).map(|s| s.rss_kib).unwrap_or(0);
+    }
+    Ok(kib)
+}
+
+/// 100 MiB through one connection whose reader keeps taking replies, steadily, but more
+/// slowly than its writer sends: the server always has replies queued and never sees its
+/// queue empty. Every byte is checked, and the server's memory must stay bounded at every
+/// moment (a queue that frees sent bytes only once it empties grows by every byte that
+/// passes through).
+pub fn slow_reader(target: &Target) -> crate::Result<SlowReader> {
+    let pattern = Arc::new(Pattern::new(13));
+    // A small receive window, set before connecting: the kernel then frees the server's send
+    // buffer a few KiB at a time, so each of its sends takes only part of its queue and the
+    // queue never empties. (With loopback's megabyte windows, a send that takes everything
+    // comes often enough to hide an unbounded queue.)
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.set_recv_buffer_size(16 * 1024)?;
+    socket.connect_timeout(&target.addr.into(), IO_TIMEOUT)?;
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(IO_TIMEOUT))?;
+    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+    let before = target.pid.map(tree_rss_kib).transpose()?;
+    let start = Instant::now();
+    let mut writer = stream.try_clone()?;
+    let to_send = Arc::clone(&pattern);
+    let sending = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut sent = 0u64;
+        while sent < SLOW_READER_TOTAL as u64 {
+            let chunk = to_send.message_at(sent);
+            let n = chunk.len().min(SLOW_READER_TOTAL - sent as usize);
+            writer.write_all(&chunk[..n])?;
+            sent += n as u64;
+        }
+        Ok(())
+    });
+    let done = Arc::new(AtomicBool::new(false));
+    let reading = {
+        let done = Arc::clone(&done);
+        let mut stream = stream;
+        let pattern = Arc::clone(&pattern);
+        std::thread::spawn(move || -> Result<(), String> {
+            // Small reads, often: the window opens a little at a time.
+            let mut buf = vec![0; 4 * 1024];
+            let mut got = 0u64;
+            let result = loop {
+                if got == SLOW_READER_TOTAL as u64 {
+                    break Ok(());
+                }
+                // Pacing, not synchronisation: stay below SLOW_READER_RATE.
+                let due = Duration::from_secs_f64(got as f64 / SLOW_READER_RATE);
+                if let Some(early) = due.checked_sub(start.elapsed()) {
+                    std::thread::sleep(early);
+                }
+                let want = buf.len().min(SLOW_READER_TOTAL - got as usize);
+                match stream.read(&mut buf[..want]) {
+                    Ok(0) => break Err(format!("the server closed after {got} reply bytes")),
+                    Ok(n) => {
+                        if let Err(e) = pattern.check_reply(got, &buf[..n]) {
+                            break Err(e);
+                        }
+                        got += n as u64;
+                    }
+                    Err(e) => break Err(format!("after {got} reply bytes: {e}")),
+                }
+            };
+            done.store(true, Ordering::Release);
+            result
+        })
+    };
+    // Sample the server's memory while the bytes flow: the bound must hold at every moment.
+    let mut most = before;
+    while !done.load(Ordering::Acquire) {
+        if let Some(pid) = target.pid {
+            let now = tree_rss_kib(pid)?;
+            most = most.map(|m| m.max(now));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let read = reading.join().map_err(|_| "reader thread panicked")?;
+    let sent = sending.join().map_err(|_| "writer thread panicked")?;
+    read?;
+    sent?;
+    let seen = SlowReader {
+        growth_kib: before.zip(most).map(|(b, m)| m.saturating_sub(b)),
+        elapsed: start.elapsed(),
+    };
+    match seen.growth_kib {
+        Some(kib) if kib >= SLOW_READER_MAX_GROWTH_KIB => Err(format!(
+            "the server grew by {} MiB while {} MiB passed to a slow reader: its queue is \
+             not bounded at every moment",
+            kib / 1024,
+            SLOW_READER_TOTAL >> 20
+        )
+        .into()),
+        _ => Ok(seen),
+    }
+}
+
+/// How long [`flood_fairness`] floods.
+pub const FLOOD_FOR: Duration = Duration::from_secs(5);
+
+/// The longest a round trip or a new connection's first reply may wait during the flood.
+pub const FLOOD_WORST_ALLOWED: Duration = Duration::from_millis(250);
+
+/// What [`flood_fairness`] saw.
+#[derive(Debug, Clone, Copy)]
+pub struct Flood {
+    /// The slowest 64-byte round trip on the second connection.
+    pub worst_round_trip: Duration,
+    /// The slowest connect-plus-first-reply of a newcomer.
+    pub worst_newcomer: Duration,
+    pub round_trips: u64,
+    pub newcomers: u64,
+    /// Bytes the flooding connection got back, all checked.
+    pub flooded: u64,
+}
+
+/// A read timeout (EAGAIN on Linux) said as what it means here.
+fn stuck(err: protocol::Error) -> String {
+    match err.downcast_ref::<std::io::Error>() {
+        Some(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            "no reply within 3 s while one connection floods the server".into()
+        }
+        _ => err.to_string(),
+    }
+}
+
+/// One connection floods the server from two threads (a writer that never pauses, a reader
+/// that takes every reply as fast as it comes) for [`FLOOD_FOR`]. Its socket never runs dry,
+/// so a loop that serves a ready connection until `WouldBlock`, or a coroutine that never
+/// meets a `WouldBlock` and so never yields, serves it alone. Meanwhile a second connection
+/// makes 64-byte round trips back to back, and a newcomer connects every 500 ms: none of
+/// them may wait longer than [`FLOOD_WORST_ALLOWED`].
+pub fn flood_fairness(addr: SocketAddr) -> crate::Result<Flood> {
+    // How long one read may block before we call it a failure outright; the verdict on
+    // fairness is the measured worst time, compared after.
+    const STUCK: Duration = Duration::from_secs(3);
+    let pattern = Arc::new(Pattern::new(17));
+    let flood = connect(addr)?;
+    let start = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+
+    let mut writer = flood.try_clone()?;
+    let sending = {
+        let pattern = Arc::clone(&pattern);
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || -> std::io::Result<u64> {
+            let mut sent = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let chunk = pattern.message_at(sent);
+                let n = chunk.len().min(16 * 1024);
+                writer.write_all(&chunk[..n])?;
+                sent += n as u64;
+            }
+            // The end of the flood: the server must send back everything, then EOF.
+            writer.shutdown(Shutdown::Write)?;
+            Ok(sent)
+        })
+    };
+    let reading = {
+        let pattern = Arc::clone(&pattern);
+        let mut reader = flood;
+        std::thread::spawn(move || -> Result<u64, String> {
+            let mut buf = vec![0; 64 * 1024];
+            let mut got = 0u64;
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) => return Ok(got),
+                    Ok(n) => {
+                        pattern.check_reply(got, &buf[..n])?;
+                        got += n as u64;
+                    }
+                    Err(e) => return Err(format!("flooding connection, after {got} bytes: {e}")),
+                }
+            }
+        })
+    };
+
+    let mut seen = Flood {
+        worst_round_trip: Duration::ZERO,
+        worst_newcomer: Duration::ZERO,
+        round_trips: 0,
+        newcomers: 0,
+        flooded: 0,
+    };
+    let result = (|| -> crate::Result<()> {
+        let mut steady = connect(addr)?;
+        steady.set_read_timeout(Some(STUCK))?;
+        let mut messages = Messages::new(19, 0);
+        let mut next_newcomer = start;
+        while start.elapsed() < FLOOD_FOR {
+            if Instant::now() >= next_newcomer {
+                next_newcomer += Duration::from_millis(500);
+                let began = Instant::now();
+                let mut newcomer = TcpStream::connect_timeout(&addr, STUCK)?;
+                newcomer.set_read_timeout(Some(STUCK))?;
+                newcomer.set_nodelay(true)?;
+                round_trip(
+                    &mut newcomer,
+                    format!("newcomer {}", seen.newcomers).as_bytes(),
+                )
+                .map_err(|e| format!("newcomer {}: {e}", seen.newcomers))?;
+                seen.worst_newcomer = seen.worst_newcomer.max(began.elapsed());
+                seen.newcomers += 1;
+            }
+            let began = Instant::now();
+            round_trip(&mut steady, &messages.next_message(64)).map_err(|e| {
+                format!(
+                    "round trip {} beside the flood: {}",
+                    seen.round_trips,
+                    stuck(e)
+                )
+            })?;
+            seen.worst_round_trip = seen.worst_round_trip.max(began.elapsed());
+            seen.round_trips += 1;
+        }
+        Ok(())
+    })();
+    stop.store(true, Ordering::Relaxed);
+    let sent = sending.join().map_err(|_| "flood writer panicked")?;
+    let got = reading.join().map_err(|_| "flood reader panicked")?;
+    result?;
+    let sent = sent.map_err(|e| format!("flooding connection, writing: {e}"))?;
+    seen.flooded = got?;
+    if seen.flooded != sent {
+        return Err(format!(
+            "the flooding connection sent {sent} bytes and got {} back",
+            seen.flooded
+        )
+        .into());
+    }
+    let worst = seen.worst_round_trip.max(seen.worst_newcomer);
+    if worst > FLOOD_WORST_ALLOWED {
+        return Err(format!(
+            "one flooding connection held up the others: worst round trip {:?}, worst \
+             newcomer {:?} (allowed {FLOOD_WORST_ALLOWED:?})",
+            seen.worst_round_trip, seen.worst_newcomer
+        )
+        .into());
+    }
+    Ok(seen)
 }

@@ -223,7 +223,11 @@ fn the_python_yardsticks_pass_the_scenarios() {
         let server = lab::process::ServerProcess::start_command(command, file.into())
             .unwrap_or_else(|e| panic!("{e}"));
         for scenario in lab::scenarios::SCENARIOS {
-            if let Err(err) = (scenario.run)(server.addr()) {
+            let target = lab::scenarios::Target {
+                addr: server.addr(),
+                pid: Some(server.pid()),
+            };
+            if let Err(err) = (scenario.run)(&target) {
                 panic!(
                     "{file} / {}: {err}\nits output:\n{}",
                     scenario.name,

@@ -7,23 +7,46 @@ mod common;
 
 use lab::process::ServerProcess;
 use lab::scenarios::{self, SCENARIOS};
+
 use lab::variants::VARIANTS;
 use std::net::TcpStream;
 use std::time::Duration;
+
+/// The variants to check: all of them, or while working on one crate, those whose name
+/// contains `LAB_ONLY` (`LAB_ONLY=multiplexing/ cargo test -p lab --test conformance`).
+fn variants() -> impl Iterator<Item = &'static lab::variants::Variant> {
+    let only = std::env::var("LAB_ONLY").unwrap_or_default();
+    VARIANTS.iter().filter(move |v| v.name.contains(&only))
+}
+
+/// Likewise for scenarios, with `LAB_SCENARIO`.
+fn scenarios() -> impl Iterator<Item = &'static scenarios::Scenario> {
+    let only = std::env::var("LAB_SCENARIO").unwrap_or_default();
+    SCENARIOS.iter().filter(move |s| s.name.contains(&only))
+}
+
+/// Whether the whole table is being checked (no filter): only then is the count asserted.
+fn unfiltered() -> bool {
+    std::env::var_os("LAB_ONLY").is_none() && std::env::var_os("LAB_SCENARIO").is_none()
+}
 
 #[test]
 fn every_variant_passes_every_scenario_it_can() {
     let mut failures = Vec::new();
     let mut ran = 0;
-    for variant in VARIANTS {
+    for variant in variants() {
         let mut server = common::serve_variant(variant);
-        for scenario in SCENARIOS {
+        for scenario in scenarios() {
             if let Err(why) = variant.serves(scenario.concurrent) {
                 println!("excused: {} / {}: {why}", variant.name, scenario.name);
                 continue;
             }
             ran += 1;
-            if let Err(err) = (scenario.run)(server.addr()) {
+            let target = scenarios::Target {
+                addr: server.addr(),
+                pid: Some(server.pid()),
+            };
+            if let Err(err) = (scenario.run)(&target) {
                 failures.push(format!("{} / {}: {err}", variant.name, scenario.name));
             }
             if !server.is_running() {
@@ -38,7 +61,10 @@ fn every_variant_passes_every_scenario_it_can() {
         }
         println!("checked {}", variant.name);
     }
-    assert!(ran >= VARIANTS.len() * 5, "too few scenarios ran: {ran}");
+    assert!(
+        !unfiltered() || ran >= VARIANTS.len() * 5,
+        "too few scenarios ran: {ran}"
+    );
     assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
 }
 
@@ -64,7 +90,7 @@ fn a_server_that_breaks_the_service_fails_the_scenarios() {
 #[test]
 fn no_variant_grows_under_a_never_reading_client() {
     const TOTAL: usize = 64 * 1024 * 1024;
-    for variant in VARIANTS {
+    for variant in variants() {
         // The check serves a second client while the first never reads.
         if let Err(why) = variant.serves(2) {
             println!("excused: {}: {why}", variant.name);
@@ -96,7 +122,7 @@ fn no_variant_spins_or_stops_when_out_of_descriptors() {
     const FDS: u64 = 64;
     const OPEN: usize = 100;
     const WINDOW: Duration = Duration::from_millis(1500);
-    for variant in VARIANTS {
+    for variant in variants() {
         let server = ServerProcess::start_variant_with_fd_limit(common::lab(), variant, FDS)
             .unwrap_or_else(|e| panic!("{e}"));
         let mut conns: Vec<TcpStream> = (0..OPEN)
