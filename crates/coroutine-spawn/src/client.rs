@@ -8,8 +8,7 @@
 
 use may::coroutine::Builder;
 use protocol::cli::{ClientMode, ClientOpts, LoadPlan};
-use protocol::load::{reply_matches, Messages, Tally};
-use std::io::{Read, Write};
+use protocol::load::{reply_matches, round_trip_by, Messages, Tally};
 use std::net::SocketAddr;
 use std::time::Instant;
 
@@ -76,13 +75,7 @@ fn one_connection(addr: SocketAddr, plan: &LoadPlan, conn: u64, start: Instant) 
         }
     };
     tally.established = 1;
-    // `may` implements these timeouts itself (a timer wakes the parked coroutine), since the
-    // socket is non-blocking and SO_RCVTIMEO would never fire.
-    let setup = stream
-        .set_nodelay(true)
-        .and_then(|()| stream.set_read_timeout(Some(plan.timeout)))
-        .and_then(|()| stream.set_write_timeout(Some(plan.timeout)));
-    if let Err(err) = setup {
+    if let Err(err) = stream.set_nodelay(true) {
         eprintln!("conn {conn}: socket options: {err}");
         tally.errors += 1;
         return tally;
@@ -93,11 +86,20 @@ fn one_connection(addr: SocketAddr, plan: &LoadPlan, conn: u64, start: Instant) 
     while !plan.finished(tally.rounds, start.elapsed()) {
         messages.fill(&mut message);
         let sent_at = Instant::now();
-        // The reply is read by length: `read_exact` loops (and parks) until all of it has
-        // arrived, however the kernel split it.
-        let exchanged = stream
-            .write_all(&message)
-            .and_then(|()| stream.read_exact(&mut reply));
+        // The reply is read by length, looping (and parking) until all of it has arrived,
+        // however the kernel split it; `--timeout` bounds the whole round, not each read.
+        // `may` implements the socket timeouts itself (a timer wakes the parked coroutine),
+        // since the socket is non-blocking and SO_RCVTIMEO would never fire.
+        let exchanged = round_trip_by(
+            &mut stream,
+            &message,
+            &mut reply,
+            sent_at + plan.timeout,
+            |s, left| {
+                s.set_read_timeout(Some(left))?;
+                s.set_write_timeout(Some(left))
+            },
+        );
         if let Err(err) = exchanged {
             eprintln!("conn {conn}: round {}: {err}", tally.rounds + 1);
             tally.errors += 1;

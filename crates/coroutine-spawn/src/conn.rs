@@ -26,7 +26,8 @@ use may::net::TcpStream;
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
 
-/// Reads (of up to 1 KiB each) this coroutine serves before it yields of its own accord.
+/// Reads (of up to 1 KiB each) a coroutine serves before it yields of its own accord, unless
+/// `--budget` says otherwise (0: never, the notes' gevent server as written).
 ///
 /// A coroutine gives up its worker only when an operation would block. A client that keeps
 /// the socket full (it writes and reads at once, faster than we serve it) never makes one
@@ -35,13 +36,13 @@ use std::net::SocketAddr;
 /// cooperative scheduler (gevent's greenlets have it too: a greenlet that never meets a
 /// blocking call never switches). tokio gives every task a budget of 128 operations for
 /// the same reason. 64 KiB between yields keeps the cost of a yield negligible.
-const BUDGET: u32 = 64;
+pub const DEFAULT_BUDGET: u32 = 64;
 
 /// Serves one connection until the peer closes, resets, or breaks the connection.
 ///
 /// Every way out is logged with the peer's address and ends only this coroutine.
 // ANCHOR: talk
-pub fn talk(mut stream: TcpStream, peer: SocketAddr) {
+pub fn talk(mut stream: TcpStream, peer: SocketAddr, budget: u32) {
     // Replies are small and written at once: Nagle would hold each back until the client's
     // delayed ACK of the previous one, adding up to 40 ms per round trip.
     if let Err(err) = stream.set_nodelay(true) {
@@ -49,7 +50,7 @@ pub fn talk(mut stream: TcpStream, peer: SocketAddr) {
     }
     // On this coroutine's own stack: one of the reasons the stack cannot be tiny.
     let mut buf = [0u8; protocol::limits::READ_SIZE];
-    let mut budget = BUDGET;
+    let mut left = budget;
     loop {
         // Wait data: if nothing has arrived, `may` parks this coroutine (not the thread)
         // until `epoll` says the socket is readable. Copy data: then it reads.
@@ -79,10 +80,11 @@ pub fn talk(mut stream: TcpStream, peer: SocketAddr) {
             return;
         }
         // Cooperative fairness: after a budget of work, let the other coroutines run, even
-        // though this socket still has data (see [`BUDGET`]).
-        budget -= 1;
-        if budget == 0 {
-            budget = BUDGET;
+        // though this socket still has data (see [`DEFAULT_BUDGET`]). With a budget of 0
+        // `left` only wraps below zero, never back to it: the coroutine never yields.
+        left = left.wrapping_sub(1);
+        if left == 0 {
+            left = budget;
             yield_to_event_loop();
         }
     }

@@ -97,6 +97,11 @@ pub struct ServerCli {
     /// Print every connection coroutine's peak stack use (in 8-byte words) when it ends.
     #[arg(long)]
     pub measure_stack: bool,
+
+    /// Reads a connection's coroutine serves before it yields to the others; 0 never yields,
+    /// as the notes' gevent server (one flooding client then holds up everyone).
+    #[arg(long, default_value_t = conn::DEFAULT_BUDGET)]
+    pub budget: u32,
 }
 
 impl ServerCli {
@@ -178,7 +183,7 @@ pub fn run_server(cli: &ServerCli) -> Result<()> {
     let addr = listener.local_addr()?;
     let listener = into_may(listener)?;
     protocol::announce(addr)?;
-    server::run(listener)
+    server::run(listener, cli.budget)
 }
 
 /// Hands a bound std listener to `may` (made non-blocking and registered with its epoll).

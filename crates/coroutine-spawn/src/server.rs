@@ -1,15 +1,8 @@
-//! The connection loop (链接循环) of section 一's gevent server: accept, then `spawn(talk,
-//! conn)` for every client, the whole loop itself a spawned coroutine that `main` joins.
-//!
-//! ```python
-//! def server(ip, port, backlog=5):
-//!     ...
-//!     while True:
-//!         conn, addr = s.accept()
-//!         g = spawn(talk, conn)
-//!
-//! spawn(server, '127.0.0.1', 8080).join()
-//! ```
+//! The connection loop (连接循环) of section 一's gevent server. In the notes, `server`
+//! binds and listens, then loops for ever: accept a connection, print its address, and hand
+//! it to `spawn(talk, conn)`; the program's main line spawns `server` itself and joins it,
+//! so the whole loop is one greenlet. Here the loop is one coroutine, and every accepted
+//! connection gets a coroutine of its own.
 //!
 //! What to watch: `lab serve coroutine-spawn` under 1000 clients still has a handful of
 //! threads (`grep Threads /proc/PID/status`): the workers, `may`'s timer thread and `main`.
@@ -17,19 +10,18 @@
 
 use may::coroutine::Builder;
 use may::net::TcpListener;
-use std::io::{self, ErrorKind};
-use std::time::Duration;
+use protocol::accept::{Episode, Next, BACK_OFF};
 
 /// Runs the accept loop as a coroutine and waits for it, as the notes'
 /// `spawn(server, ...).join()`: `main` is an ordinary thread, and `accept` on it would
 /// block that thread rather than park a coroutine (`may` would still work, slower).
-pub fn run(listener: TcpListener) -> crate::Result<()> {
+pub fn run(listener: TcpListener, budget: u32) -> crate::Result<()> {
     // SAFETY: `go!` is unsafe because a coroutine may use thread-local storage (wrong once
     // it resumes on another worker, which `may` does freely) and may overflow its fixed
     // stack. The accept loop holds no thread-local across a yield: its only use of one is
     // `protocol::log!`'s lock of stderr, taken and released without yielding in between.
     // Its deepest call is a log line, well within the stack (see `runtime::DEFAULT_STACK`).
-    let server = may::go!(Builder::new(), move || accept_loop(&listener))?;
+    let server = may::go!(Builder::new(), move || accept_loop(&listener, budget))?;
     server
         .join()
         .map_err(|_| "the accept loop panicked".to_string())?;
@@ -37,23 +29,32 @@ pub fn run(listener: TcpListener) -> crate::Result<()> {
 }
 
 // ANCHOR: accept_loop
-fn accept_loop(listener: &TcpListener) {
+fn accept_loop(listener: &TcpListener, budget: u32) {
+    let mut episode = Episode::new();
     loop {
         // Wait data + copy data for a connection: parks this coroutine, not the thread.
         let (stream, peer) = match listener.accept() {
             Ok(accepted) => accepted,
             Err(err) => {
-                not_accepted(&err);
+                // Out of descriptors or memory: the connection stays queued and `accept`
+                // would fail again at once, spinning a worker. Pause with the coroutine-aware
+                // sleep: `std::thread::sleep` here would stall every coroutine on this worker.
+                if episode.failed(&err, None) == Next::BackOff {
+                    may::coroutine::sleep(BACK_OFF);
+                }
                 continue;
             }
         };
+        episode.accepted();
         protocol::log!("[{peer}] connected; served by a coroutine of its own");
         // SAFETY: `talk` keeps no reference to thread-local storage across a yield (its
         // reads and writes): it owns its socket and buffer, and its only thread-local use is
         // stderr's lock inside `protocol::log!`, released before the next yield. Its peak
         // stack use is measured (`--measure-stack`, about 3.2 KiB) and tested to leave most
         // of the default 16 KiB free, so it does not come near the guard page.
-        let spawned = may::go!(Builder::new(), move || crate::conn::talk(stream, peer));
+        let spawned = may::go!(Builder::new(), move || crate::conn::talk(
+            stream, peer, budget
+        ));
         if let Err(err) = spawned {
             // No memory for a stack (mmap failed). The closure, and the socket in it, was
             // dropped, so the client sees its connection close; everyone else is served on.
@@ -62,23 +63,6 @@ fn accept_loop(listener: &TcpListener) {
     }
 }
 // ANCHOR_END: accept_loop
-
-/// Logs an `accept` that failed and decides whether to pause before the next one.
-fn not_accepted(err: &io::Error) {
-    match err.kind() {
-        // The client gave up between its handshake and our accept: nothing to report.
-        ErrorKind::ConnectionAborted | ErrorKind::Interrupted => {}
-        _ => {
-            protocol::log!("accept failed: {err}");
-            // Out of descriptors (EMFILE, ENFILE): the connection stays queued and `accept`
-            // would fail again at once, spinning a worker. Pause, with the coroutine-aware
-            // sleep: `std::thread::sleep` here would stall every coroutine on this worker.
-            if matches!(err.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) {
-                may::coroutine::sleep(Duration::from_millis(50));
-            }
-        }
-    }
-}
 
 #[cfg(test)]
 mod tests {
@@ -94,7 +78,8 @@ mod tests {
         let listener = crate::into_may(listener).unwrap();
         // SAFETY: as in `run`: the accept loop holds no thread-local across a yield.
         may::go!(may::coroutine::Builder::new(), move || super::accept_loop(
-            &listener
+            &listener,
+            crate::conn::DEFAULT_BUDGET
         ))
         .unwrap();
         addr

@@ -575,7 +575,7 @@ pub fn flood_fairness(addr: SocketAddr) -> crate::Result<Flood> {
                     &mut newcomer,
                     format!("newcomer {}", seen.newcomers).as_bytes(),
                 )
-                .map_err(|e| format!("newcomer {}: {e}", seen.newcomers))?;
+                .map_err(|e| format!("newcomer {}: {}", seen.newcomers, stuck(e)))?;
                 seen.worst_newcomer = seen.worst_newcomer.max(began.elapsed());
                 seen.newcomers += 1;
             }

@@ -191,3 +191,39 @@ fn load_client_fails_on_a_wrong_reply() {
 fn load_client_fails_when_nobody_listens() {
     common::check_load_client_fails_when_nobody_listens("coroutine-spawn");
 }
+
+/// The cooperative scheduler's classic failure, kept reproducible: with `--budget 0` a
+/// coroutine yields only when its socket would block, so one client that keeps its socket
+/// full holds its worker, and the others (the accept loop among them) wait. The default
+/// budget passes the same scenario in `conformance.rs`; this checks the failure is real.
+#[test]
+fn without_a_budget_one_flooding_client_holds_up_the_others() {
+    let server = common::serve("coroutine-spawn", &["--budget", "0"]);
+    let err = lab::scenarios::flood_fairness(server.addr())
+        .expect_err("a coroutine that never yields should starve the others");
+    println!("--budget 0: {err}");
+}
+
+/// The same failure in the notes' own gevent server (the lab's Python yardstick with
+/// `--budget 0`, which is the server as the notes wrote it), when gevent is installed.
+#[test]
+fn the_notes_gevent_server_has_the_same_failure() {
+    let usable = std::process::Command::new("python3")
+        .args(["-c", "import gevent"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !usable {
+        println!("skipped: python3 with gevent is not here");
+        return;
+    }
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("python/gevent_server.py");
+    let mut command = std::process::Command::new("python3");
+    command
+        .arg(script)
+        .args(["--addr", "127.0.0.1:0", "--budget", "0"]);
+    let server = lab::process::ServerProcess::start_command(command, "gevent_server.py".into())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let err = lab::scenarios::flood_fairness(server.addr())
+        .expect_err("a greenlet that never yields should starve the others");
+    println!("gevent, --budget 0: {err}");
+}
