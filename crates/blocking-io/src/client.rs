@@ -5,8 +5,7 @@
 //! read by its length, against what the server owes.
 
 use protocol::cli::{ClientMode, ClientOpts, LoadPlan};
-use protocol::load::{reply_matches, Messages, Tally};
-use std::io::{Read, Write};
+use protocol::load::{reply_matches, round_trip_by, Messages, Tally};
 use std::net::TcpStream;
 use std::time::Instant;
 
@@ -58,11 +57,7 @@ fn one_connection(addr: std::net::SocketAddr, plan: &LoadPlan, conn: u64, start:
         }
     };
     tally.established = 1;
-    let setup = stream
-        .set_nodelay(true)
-        .and_then(|()| stream.set_read_timeout(Some(plan.timeout)))
-        .and_then(|()| stream.set_write_timeout(Some(plan.timeout)));
-    if let Err(err) = setup {
+    if let Err(err) = stream.set_nodelay(true) {
         eprintln!("conn {conn}: socket options: {err}");
         tally.errors += 1;
         return tally;
@@ -74,11 +69,19 @@ fn one_connection(addr: std::net::SocketAddr, plan: &LoadPlan, conn: u64, start:
     while !plan.finished(tally.rounds, start.elapsed()) {
         messages.fill(&mut message);
         let sent_at = Instant::now();
-        // The reply is read by length: `read_exact` loops until all of it has arrived,
-        // however the kernel split it.
-        let exchanged = stream
-            .write_all(&message)
-            .and_then(|()| stream.read_exact(&mut reply));
+        // The reply is read by length, in as many reads as it takes, however the kernel
+        // split it. `--timeout` bounds the whole round: SO_RCVTIMEO alone bounds each read,
+        // and a server trickling a byte at a time could keep the round alive for ever.
+        let exchanged = round_trip_by(
+            &mut stream,
+            &message,
+            &mut reply,
+            sent_at + plan.timeout,
+            |s, left| {
+                s.set_read_timeout(Some(left))?;
+                s.set_write_timeout(Some(left))
+            },
+        );
         if let Err(err) = exchanged {
             eprintln!("conn {conn}: round {}: {err}", tally.rounds + 1);
             tally.errors += 1;

@@ -5,9 +5,9 @@
 //! `write_all` only copies (and loops over short writes, which a bare `send` would not).
 //! [`accept`] is the connection loop's half, shared by every mode.
 
-use std::io::{self, ErrorKind, Read, Write};
+use protocol::accept::{Episode, Next, BACK_OFF};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::time::Duration;
 
 // ANCHOR: serve
 /// Serves one connection until the peer closes, resets or goes silent for good.
@@ -57,28 +57,25 @@ pub fn serve(mut stream: TcpStream, peer: SocketAddr) {
 // ANCHOR: accept
 /// Waits for the next connection (wait data + copy data, for a connection this time).
 ///
-/// Returns `None` after an error that should not stop the server, logged: a client that gave
-/// up between its handshake and our `accept` (ECONNABORTED), or no descriptor left for it.
-pub fn accept(listener: &TcpListener) -> Option<(TcpStream, SocketAddr)> {
+/// Returns `None` after an error that should not stop the server: a client that gave up
+/// between its handshake and our `accept` (ECONNABORTED), or a process or kernel out of
+/// descriptors or memory. In that second case the connection stays in the listen queue and
+/// `accept` would fail again at once, so it sleeps [`BACK_OFF`] first: without the pause
+/// the loop would spin a core until something frees up. `episode` logs the trouble once
+/// when it starts and once when it clears, not on every retry.
+pub fn accept(listener: &TcpListener, episode: &mut Episode) -> Option<(TcpStream, SocketAddr)> {
     // std already retries EINTR, which the fork mode's SIGCHLD causes.
     match listener.accept() {
-        Ok(accepted) => Some(accepted),
-        Err(err) if err.kind() == ErrorKind::ConnectionAborted => None,
+        Ok(accepted) => {
+            episode.accepted();
+            Some(accepted)
+        }
         Err(err) => {
-            protocol::log!("accept failed: {err}");
-            back_off_if_out_of_fds(&err);
+            if episode.failed(&err, None) == Next::BackOff {
+                std::thread::sleep(BACK_OFF);
+            }
             None
         }
     }
 }
 // ANCHOR_END: accept
-
-/// Sleeps briefly after `accept` failed for lack of descriptors (EMFILE, ENFILE).
-///
-/// The pending connection stays in the listen queue, so `accept` would fail again at once:
-/// without a pause the loop would spin a core until some client leaves.
-fn back_off_if_out_of_fds(err: &io::Error) {
-    if matches!(err.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}

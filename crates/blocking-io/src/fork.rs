@@ -17,8 +17,9 @@ use std::os::fd::AsRawFd;
 // ANCHOR: fork
 pub fn run(listener: TcpListener) -> crate::Result<()> {
     install_reaper()?;
+    let mut episode = protocol::accept::Episode::new();
     loop {
-        let Some((stream, peer)) = crate::conn::accept(&listener) else {
+        let Some((stream, peer)) = crate::conn::accept(&listener, &mut episode) else {
             continue;
         };
         // SAFETY: `fork` is sound to call here because this process runs one thread (neither

@@ -9,9 +9,10 @@ use std::net::TcpListener;
 
 // ANCHOR: iterative
 pub fn run(listener: TcpListener) -> crate::Result<()> {
+    let mut episode = protocol::accept::Episode::new();
     loop {
         // Wait data + copy data, for a connection this time: `accept` blocks here.
-        let Some((stream, peer)) = crate::conn::accept(&listener) else {
+        let Some((stream, peer)) = crate::conn::accept(&listener, &mut episode) else {
             continue;
         };
         protocol::log!("[{peer}] connected; every other client waits until it leaves");

@@ -11,8 +11,9 @@ use threadpool::ThreadPool;
 // ANCHOR: pool
 pub fn run(listener: TcpListener, workers: usize) -> crate::Result<()> {
     let pool = ThreadPool::with_name("worker".into(), workers);
+    let mut episode = protocol::accept::Episode::new();
     loop {
-        let Some((stream, peer)) = crate::conn::accept(&listener) else {
+        let Some((stream, peer)) = crate::conn::accept(&listener, &mut episode) else {
             continue;
         };
         // Counted before this job is queued: a busy pool means this client will wait. (The

@@ -14,8 +14,9 @@ const STACK_SIZE: usize = 64 * 1024;
 
 // ANCHOR: thread
 pub fn run(listener: TcpListener) -> crate::Result<()> {
+    let mut episode = protocol::accept::Episode::new();
     loop {
-        let Some((stream, peer)) = crate::conn::accept(&listener) else {
+        let Some((stream, peer)) = crate::conn::accept(&listener, &mut episode) else {
             continue;
         };
         protocol::log!("[{peer}] connected; served by a thread of its own");

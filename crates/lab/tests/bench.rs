@@ -191,6 +191,7 @@ fn the_baseline_client_is_the_load_generator_and_judges_the_server() {
     common::check_interactive_client("baseline", server.addr());
     common::check_load_client_fails_on_wrong_replies("baseline");
     common::check_load_client_fails_when_nobody_listens("baseline");
+    common::check_load_client_times_out_a_whole_round("baseline");
 }
 
 /// The Python yardsticks keep the same contract as every Rust server, so the bench compares

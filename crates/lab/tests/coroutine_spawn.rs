@@ -190,6 +190,7 @@ fn load_client_fails_on_a_wrong_reply() {
 #[test]
 fn load_client_fails_when_nobody_listens() {
     common::check_load_client_fails_when_nobody_listens("coroutine-spawn");
+    common::check_load_client_times_out_a_whole_round("coroutine-spawn");
 }
 
 /// The cooperative scheduler's classic failure, kept reproducible: with `--budget 0` a

@@ -209,6 +209,7 @@ fn load_client_fails_on_a_wrong_reply() {
 #[test]
 fn load_client_fails_when_nobody_listens() {
     common::check_load_client_fails_when_nobody_listens("nonblocking-io");
+    common::check_load_client_times_out_a_whole_round("nonblocking-io");
 }
 
 #[test]

@@ -211,3 +211,64 @@ pub fn assert_a_pool_of_two_serves_a_third_client_only_after_one_leaves(server: 
     // The remaining worker still serves its own client.
     round_trip(&mut a, b"still here").unwrap();
 }
+
+/// A server on a thread of this test process that answers every 64-byte message correctly
+/// but one byte every 50 ms: each read a client makes succeeds well inside any per-read
+/// timeout, while a whole reply takes 3.2 s.
+pub fn trickling_server() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the trickler");
+    let addr = listener.local_addr().expect("the trickler's address");
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4).flatten() {
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut message = [0u8; 64];
+                while stream.read_exact(&mut message).is_ok() {
+                    for b in message.to_ascii_uppercase() {
+                        // Pacing, not synchronisation: the point is a slow reply.
+                        std::thread::sleep(Duration::from_millis(50));
+                        if stream.write_all(&[b]).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+/// Checks that `krate`'s load client gives up on a round trip once `--timeout` (0.5 s) has
+/// passed since the round began, however steadily the bytes trickle in.
+pub fn check_load_client_times_out_a_whole_round(krate: &str) {
+    let addr = trickling_server().to_string();
+    let started = std::time::Instant::now();
+    let out = client(
+        krate,
+        &[
+            "--addr",
+            &addr,
+            "--conns",
+            "1",
+            "--rounds",
+            "1",
+            "--size",
+            "64",
+            "--timeout",
+            "0.5",
+            "--json",
+        ],
+        b"",
+    );
+    let took = started.elapsed();
+    let s = summary(&out);
+    assert!(
+        !out.status.success(),
+        "{krate}: a 3.2 s reply passed a 0.5 s timeout"
+    );
+    assert_eq!((s.rounds, s.errors), (0, 1), "{krate}");
+    assert!(
+        took < Duration::from_secs(3),
+        "{krate}: the client took {took:?}: --timeout bounded each read, not the round"
+    );
+}
