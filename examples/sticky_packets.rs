@@ -14,7 +14,6 @@ use examples::sticky_packets::{self as sticky, FramedServer};
 use protocol::framing::MAX_FRAME;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
 
 #[derive(Parser)]
 #[command(about = "Sticky packets (粘包) shown, then fixed with a 4-byte length header")]
@@ -30,17 +29,14 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    protocol::exit_code("sticky_packets", run(&cli))
+    if cli.serve {
+        let args = ["sticky_packets", "--addr", &cli.addr.to_string()];
+        return sticky::server_main(args.iter().map(Into::into).collect());
+    }
+    protocol::exit_code("sticky_packets", run())
 }
 
-fn run(cli: &Cli) -> protocol::Result<()> {
-    if cli.serve {
-        let listener = std::net::TcpListener::bind(cli.addr)?;
-        protocol::announce(listener.local_addr()?)?;
-        sticky::accept_loop(&listener, MAX_FRAME, &AtomicBool::new(false));
-        return Ok(());
-    }
-
+fn run() -> protocol::Result<()> {
     println!("--- 1. no header: the server takes each recv(1024) for one message ---");
     let naive = sticky::without_header()?;
     for message in &naive.sent {

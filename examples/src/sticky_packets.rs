@@ -17,6 +17,7 @@
 //!
 //! UDP has no such problem (数据报协议没有粘包问题): see `udp_echo`.
 
+use protocol::accept::{Episode, Next, BACK_OFF};
 use protocol::framing::{self, Decoded, Decoder};
 use protocol::limits::READ_SIZE;
 use std::io::{self, ErrorKind, Read, Write};
@@ -237,7 +238,12 @@ impl Drop for FramedServer {
 }
 
 /// Accepts until `stop` is set, a thread per connection.
+///
+/// Out of descriptors or memory, `accept` fails at once for as long as the condition lasts
+/// (the connection waits in the listen queue): it backs off instead of spinning a core, with
+/// one log line per episode (see `protocol::accept`).
 pub fn accept_loop(listener: &TcpListener, max_frame: usize, stop: &AtomicBool) {
+    let mut episode = Episode::new();
     loop {
         let accepted = listener.accept();
         if stop.load(Ordering::SeqCst) {
@@ -245,6 +251,7 @@ pub fn accept_loop(listener: &TcpListener, max_frame: usize, stop: &AtomicBool) 
         }
         match accepted {
             Ok((stream, peer)) => {
+                episode.accepted();
                 let spawned = thread::Builder::new()
                     .name(format!("framed-{peer}"))
                     .spawn(move || serve_framed(stream, peer, max_frame));
@@ -252,9 +259,44 @@ pub fn accept_loop(listener: &TcpListener, max_frame: usize, stop: &AtomicBool) 
                     protocol::log!("[{peer}] no thread for this connection: {err}");
                 }
             }
-            Err(err) => protocol::log!("accept failed: {err}"),
+            Err(err) => {
+                if episode.failed(&err, None) == Next::BackOff {
+                    thread::sleep(BACK_OFF);
+                }
+            }
         }
     }
+}
+
+/// The framed server as a process: `--addr IP:PORT` (port 0 allowed), the `listening on`
+/// line, then [`accept_loop`] until killed. The example's `--serve` and `lab serve
+/// sticky-packets` both run it.
+pub fn server_main(args: Vec<std::ffi::OsString>) -> std::process::ExitCode {
+    use clap::Parser;
+    #[derive(Parser)]
+    #[command(
+        name = "sticky_packets",
+        about = "The framed echo-upper server (section 七)"
+    )]
+    struct Cli {
+        #[command(flatten)]
+        listen: protocol::cli::ServerOpts,
+    }
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+    let run = || -> protocol::Result<()> {
+        let listener = protocol::listen::bind(cli.listen.addr)?;
+        protocol::announce(listener.local_addr()?)?;
+        accept_loop(
+            &listener,
+            protocol::framing::MAX_FRAME,
+            &AtomicBool::new(false),
+        );
+        Ok(())
+    };
+    protocol::exit_code("sticky_packets", run())
 }
 
 // ANCHOR: framed_server

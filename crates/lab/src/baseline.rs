@@ -16,12 +16,11 @@
 //! ([`crate::bench::loadgen`]), so `lab client baseline` can load any server.
 
 use clap::{Parser, ValueEnum};
+use protocol::accept::{Episode, Next, BACK_OFF};
 use protocol::cli::{ClientMode, ClientOpts, ServerOpts};
 use std::ffi::OsString;
-use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -90,20 +89,20 @@ pub fn run_server(cli: &ServerCli) -> crate::Result<()> {
 // ANCHOR: accept
 /// The connection loop: one task per connection, as gevent's `spawn(talk, conn)`.
 async fn accept_loop(listener: TcpListener) -> crate::Result<()> {
+    let mut episode = Episode::new();
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
+                episode.accepted();
                 protocol::log!("[{peer}] connected; served by a task");
                 tokio::spawn(talk(stream, peer));
             }
-            // The client gave up between its handshake and our accept: nothing to serve.
-            Err(err) if err.kind() == ErrorKind::ConnectionAborted => {}
+            // Out of descriptors or memory: the connection stays queued and accept would
+            // fail again at once; pause instead of spinning, as every model's loop does,
+            // with one log line per episode.
             Err(err) => {
-                protocol::log!("accept failed: {err}");
-                // Out of descriptors (EMFILE): the connection stays queued and accept would
-                // fail again at once; pause instead of spinning, as the blocking server does.
-                if matches!(err.raw_os_error(), Some(libc::EMFILE) | Some(libc::ENFILE)) {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                if episode.failed(&err, None) == Next::BackOff {
+                    tokio::time::sleep(BACK_OFF).await;
                 }
             }
         }

@@ -59,6 +59,11 @@ pub const MODELS: &[Model] = &[
     },
 ];
 
+/// Servers that are not a model of their own but keep every server's contract, so the lab
+/// can run them as processes and check them: section 七's framed echo-upper server.
+pub const EXAMPLE_SERVERS: &[(&str, Main)] =
+    &[("sticky-packets", examples::sticky_packets::server_main)];
+
 /// Which of a crate's two binaries to run.
 #[derive(Debug, Clone, Copy)]
 pub enum Role {
@@ -68,6 +73,14 @@ pub enum Role {
 
 /// Runs `krate`'s server or client with `args` (without the program name).
 pub fn run(krate: &str, role: Role, args: Vec<OsString>) -> ExitCode {
+    if let (Role::Server, Some((name, main))) = (
+        role,
+        EXAMPLE_SERVERS.iter().find(|(name, _)| *name == krate),
+    ) {
+        let mut argv = vec![OsString::from(*name)];
+        argv.extend(args);
+        return main(argv);
+    }
     let Some(model) = MODELS.iter().find(|m| m.krate == krate) else {
         let known: Vec<_> = MODELS.iter().map(|m| m.krate).collect();
         eprintln!("lab: no model crate {krate:?}; known: {}", known.join(", "));

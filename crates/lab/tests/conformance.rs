@@ -8,7 +8,7 @@ mod common;
 use lab::process::ServerProcess;
 use lab::scenarios::{self, SCENARIOS};
 
-use lab::variants::VARIANTS;
+use lab::variants::{Variant, VARIANTS};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -114,6 +114,40 @@ fn no_variant_grows_under_a_never_reading_client() {
 
 #[test]
 fn no_variant_spins_or_stops_when_out_of_descriptors() {
+    for variant in variants() {
+        out_of_descriptors(variant, scenarios::round_trip);
+    }
+}
+
+/// Section 七's framed server (`examples/src/sticky_packets.rs`) keeps the same promise. It
+/// speaks frames, so the exchange is one framed message and its framed reply.
+#[test]
+fn the_examples_framed_server_does_not_spin_when_out_of_descriptors() {
+    let framed = Variant {
+        name: "examples/sticky-packets",
+        krate: "sticky-packets",
+        args: &[],
+        cap: None,
+    };
+    out_of_descriptors(&framed, framed_round_trip);
+}
+
+/// One frame out (a 4-byte big-endian length, then the body), one frame back, checked.
+fn framed_round_trip(stream: &mut TcpStream, message: &[u8]) -> lab::Result<()> {
+    use std::io::{Read, Write};
+    stream.write_all(&protocol::framing::encode(message)?)?;
+    let mut header = [0u8; protocol::framing::HEADER_LEN];
+    stream.read_exact(&mut header)?;
+    let mut body = vec![0; u32::from_be_bytes(header) as usize];
+    stream.read_exact(&mut body)?;
+    if body == protocol::upper(message) {
+        Ok(())
+    } else {
+        Err(format!("wrong framed reply {:?}", String::from_utf8_lossy(&body)).into())
+    }
+}
+
+fn out_of_descriptors(variant: &Variant, exchange: fn(&mut TcpStream, &[u8]) -> lab::Result<()>) {
     // 64 descriptors and 100 clients held open: a server that keeps its connections in one
     // process runs out, and `accept` fails with EMFILE while the rest wait in the listen
     // queue. It must keep serving who it has, not spin on the failing `accept`, and serve
@@ -122,51 +156,49 @@ fn no_variant_spins_or_stops_when_out_of_descriptors() {
     const FDS: u64 = 64;
     const OPEN: usize = 100;
     const WINDOW: Duration = Duration::from_millis(1500);
-    for variant in variants() {
-        let server = ServerProcess::start_variant_with_fd_limit(common::lab(), variant, FDS)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let mut conns: Vec<TcpStream> = (0..OPEN)
-            .map(|_| scenarios::connect(server.addr()).unwrap())
-            .collect();
-        // The first client is accepted before the descriptors run out, and still served.
-        scenarios::round_trip(&mut conns[0], b"served while out of descriptors")
-            .unwrap_or_else(|e| panic!("{}: {e}\n{}", variant.name, server.log_text()));
+    let server = ServerProcess::start_variant_with_fd_limit(common::lab(), variant, FDS)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut conns: Vec<TcpStream> = (0..OPEN)
+        .map(|_| scenarios::connect(server.addr()).unwrap())
+        .collect();
+    // The first client is accepted before the descriptors run out, and still served.
+    exchange(&mut conns[0], b"served while out of descriptors")
+        .unwrap_or_else(|e| panic!("{}: {e}\n{}", variant.name, server.log_text()));
 
-        // A measurement window, not synchronisation: the 99 others stay queued all along.
-        let before = lab::procfs::cpu_time(server.pid()).unwrap();
-        std::thread::sleep(WINDOW);
-        let used = lab::procfs::cpu_time(server.pid()).unwrap() - before;
-        let sockets = lab::procfs::open_sockets(server.pid()).unwrap_or(0);
-        println!(
-            "{}: {used:?} of CPU in {WINDOW:?} with {OPEN} clients held, {sockets} sockets open",
+    // A measurement window, not synchronisation: the 99 others stay queued all along.
+    let before = lab::procfs::cpu_time(server.pid()).unwrap();
+    std::thread::sleep(WINDOW);
+    let used = lab::procfs::cpu_time(server.pid()).unwrap() - before;
+    let sockets = lab::procfs::open_sockets(server.pid()).unwrap_or(0);
+    println!(
+        "{}: {used:?} of CPU in {WINDOW:?} with {OPEN} clients held, {sockets} sockets open",
+        variant.name
+    );
+    // The check must really have run the server out: an uncapped single-process server
+    // holds sockets up to its limit (less the few descriptors it had before).
+    if variant.cap.is_none() && variant.name != "blocking-io/fork" {
+        assert!(
+            sockets + 16 >= FDS as usize,
+            "{} holds only {sockets} sockets: it never ran out of descriptors",
             variant.name
         );
-        // The check must really have run the server out: an uncapped single-process server
-        // holds sockets up to its limit (less the few descriptors it had before).
-        if variant.cap.is_none() && variant.name != "blocking-io/fork" {
-            assert!(
-                sockets + 16 >= FDS as usize,
-                "{} holds only {sockets} sockets: it never ran out of descriptors",
-                variant.name
-            );
-        }
-        if variant.name == "nonblocking-io/busy" {
-            println!("excused from the CPU check: busy polling uses a whole core by design");
-        } else {
-            assert!(
-                used < WINDOW / 5,
-                "{} used {used:?} of CPU in {WINDOW:?} while out of descriptors: it spins",
-                variant.name
-            );
-        }
-
-        drop(conns);
-        scenarios::correct_reply(server.addr()).unwrap_or_else(|e| {
-            panic!(
-                "{}: no new client served after the others left: {e}\n{}",
-                variant.name,
-                server.log_text()
-            )
-        });
     }
+    if variant.name == "nonblocking-io/busy" {
+        println!("excused from the CPU check: busy polling uses a whole core by design");
+    } else {
+        assert!(
+            used < WINDOW / 5,
+            "{} used {used:?} of CPU in {WINDOW:?} while out of descriptors: it spins",
+            variant.name
+        );
+    }
+    drop(conns);
+    let mut fresh = scenarios::connect(server.addr()).unwrap();
+    exchange(&mut fresh, b"served after the others left").unwrap_or_else(|e| {
+        panic!(
+            "{}: no new client served after the others left: {e}\n{}",
+            variant.name,
+            server.log_text()
+        )
+    });
 }

@@ -5,22 +5,29 @@
 //! `WouldBlock` at once, and [`Acceptor::accept`] answers `None`: "nobody new, go and poll
 //! the connections" (the notes print 可以去干其他的活了, "off to do other work").
 
-use crate::{interrupted, would_block};
+use crate::would_block;
+use protocol::accept::{Episode, Next, BACK_OFF};
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-/// How long to stop accepting after an error that would repeat at once (no descriptors
-/// left). A blocking server can sleep; this loop must keep serving the clients it has.
-const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
+/// Connections taken from the listen queue in one pass at most. A flood of new clients
+/// must not hold up the ones already connected: the rest wait for the next pass, a few
+/// microseconds later.
+const ACCEPTS_PER_PASS: usize = 64;
 
 /// The listener, and whether accepting is paused after an error.
 pub struct Acceptor {
     listener: TcpListener,
     /// Set after an error such as EMFILE: the connection stays in the listen queue, so the
-    /// next `accept` would fail the same way, and a busy loop would log it a million times a
-    /// second. Until this instant we do not try.
+    /// next `accept` would fail the same way, and a busy loop would try it a million times a
+    /// second. Until this instant we do not try (a blocking server can sleep instead; this
+    /// loop must keep serving the clients it has).
     paused_until: Option<Instant>,
+    /// The run of failures in progress: one log line when it starts, one when it clears.
+    episode: Episode,
+    /// Connections accepted in this pass so far.
+    taken: usize,
 }
 
 impl Acceptor {
@@ -31,6 +38,8 @@ impl Acceptor {
         Ok(Acceptor {
             listener,
             paused_until: None,
+            episode: Episode::new(),
+            taken: 0,
         })
     }
     // ANCHOR_END: new
@@ -39,8 +48,9 @@ impl Acceptor {
     /// `None` when there is none (`WouldBlock`) or accepting is paused.
     ///
     /// Call it until it returns `None`: that drains the queue, as the notes' loop does by
-    /// going back to `accept` after every success. A connection that fails its set-up is
-    /// logged and skipped, and the next one is tried.
+    /// going back to `accept` after every success, but at most [`ACCEPTS_PER_PASS`] at a
+    /// time. A connection that fails its set-up is logged and skipped, and the next one is
+    /// tried.
     pub fn accept(&mut self) -> Option<(TcpStream, SocketAddr)> {
         if let Some(until) = self.paused_until {
             if Instant::now() < until {
@@ -48,22 +58,37 @@ impl Acceptor {
             }
             self.paused_until = None;
         }
+        if self.taken == ACCEPTS_PER_PASS {
+            // This pass's share is taken; the `None` ends the caller's loop, and the next
+            // pass starts a new share.
+            self.taken = 0;
+            return None;
+        }
         loop {
             let (stream, peer) = match self.listener.accept() {
-                Ok(accepted) => accepted,
-                Err(err) if would_block(&err) => return None,
-                // The client gave up between its handshake and our accept, or a signal
-                // arrived: neither is about the next connection in the queue.
-                Err(err) if interrupted(&err) => continue,
-                Err(err) if err.kind() == io::ErrorKind::ConnectionAborted => continue,
-                Err(err) => {
-                    protocol::log!(
-                        "accept failed: {err}; not accepting for {} ms",
-                        ACCEPT_PAUSE.as_millis()
-                    );
-                    self.paused_until = Some(Instant::now() + ACCEPT_PAUSE);
+                Ok(accepted) => {
+                    self.episode.accepted();
+                    self.taken += 1;
+                    accepted
+                }
+                // Nobody new (`WouldBlock`, the notes' BlockingIOError): a fresh share next
+                // pass.
+                Err(err) if would_block(&err) => {
+                    self.taken = 0;
                     return None;
                 }
+                // A signal, or a client that gave up between its handshake and our accept:
+                // neither is about the next connection in the queue. Out of descriptors or
+                // memory: stop trying for a while, logged once per episode.
+                Err(err) => match self.episode.failed(&err, None) {
+                    Next::Again => continue,
+                    Next::Drained => return None,
+                    Next::BackOff => {
+                        self.paused_until = Some(Instant::now() + BACK_OFF);
+                        self.taken = 0;
+                        return None;
+                    }
+                },
             };
             match prepare(&stream) {
                 Ok(()) => return Some((stream, peer)),
