@@ -185,25 +185,48 @@ impl Load {
             progress: Mutex::new(Progress::default()),
             changed: Condvar::new(),
         });
-        let mut workers = Vec::with_capacity(threads);
+        // Every worker's poller first, while no thread runs: a failure here leaves nothing
+        // behind to stop.
+        let mut ready = Vec::with_capacity(threads);
         for t in 0..threads {
             let ids: Vec<u64> = (0..spec.conns as u64)
                 .filter(|id| *id as usize % threads == t)
                 .collect();
-            let worker = Worker::new(spec, ids, Arc::clone(&pool), Arc::clone(&shared))?;
+            ready.push(Worker::new(
+                spec,
+                ids,
+                Arc::clone(&pool),
+                Arc::clone(&shared),
+            )?);
+        }
+        let mut load = Load {
+            shared,
+            workers: Vec::with_capacity(threads),
+        };
+        for (t, worker) in ready.into_iter().enumerate() {
             let spawned = std::thread::Builder::new()
                 .name(format!("loadgen-{t}"))
                 .spawn(move || worker.run());
             match spawned {
-                Ok(handle) => workers.push(handle),
+                Ok(handle) => load.workers.push(handle),
                 Err(err) => {
-                    // Stop the threads already running before giving up.
-                    shared.phase.store(Phase::Stop.encode(), Ordering::Release);
+                    // The threads already running would hold their connections open (and
+                    // the server busy) for ever: stop them and wait until they have.
+                    load.abandon();
                     return Err(format!("cannot start a load generator thread: {err}").into());
                 }
             }
         }
-        Ok(Load { shared, workers })
+        Ok(load)
+    }
+
+    /// Stops every running worker and waits for it, discarding what it measured.
+    fn abandon(&mut self) {
+        self.set_phase(Phase::Stop);
+        for handle in self.workers.drain(..) {
+            // A worker that panicked has stopped too; nothing to report on a failed start.
+            let _ = handle.join();
+        }
     }
 
     /// Waits until every connection has made its first round trip or failed.
@@ -771,4 +794,31 @@ pub fn run_plan(addr: SocketAddr, plan: &LoadPlan) -> crate::Result<()> {
         .total()
         .summary(plan.conns, elapsed)
         .report(plan.json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn abandoning_a_start_stops_the_workers_already_running() {
+        // A server that accepts and never answers: the workers would otherwise wait for ever.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let spec = LoadSpec {
+            addr: silent.local_addr().unwrap(),
+            conns: 4,
+            size: 8,
+            threads: 2,
+            windows: 1,
+            timeout: Duration::from_secs(60),
+            seed: 1,
+            rounds: None,
+        };
+        let mut load = Load::start(&spec).unwrap();
+        let shared = Arc::clone(&load.shared);
+        load.abandon();
+        assert!(load.workers.is_empty());
+        // Each worker counts itself finished on its way out, and `abandon` joined them all.
+        assert!(shared.wait(Duration::ZERO, |p| p.finished == 2));
+    }
 }
