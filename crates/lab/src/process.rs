@@ -83,8 +83,11 @@ impl ServerProcess {
             std::thread::spawn(move || {
                 let mut lines = BufReader::new(stdout).lines();
                 if let Some(Ok(line)) = lines.next() {
-                    let _ = first_line.send(line.clone());
-                    log.push(line);
+                    // Into the log before the starter hears of it: a demo echoes the log as
+                    // soon as `start` returns, and a line pushed after that would print
+                    // after whatever the demo's clients print first, out of order.
+                    log.push(line.clone());
+                    let _ = first_line.send(line);
                 }
                 drain(lines, &log);
             });

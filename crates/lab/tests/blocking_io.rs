@@ -71,3 +71,17 @@ fn load_client_fails_when_nobody_listens() {
     common::check_load_client_fails_when_nobody_listens("blocking-io");
     common::check_load_client_times_out_a_whole_round("blocking-io");
 }
+
+/// The demos echo a server's log as soon as it has started: its `listening on` line must
+/// already be in the log by then, or it prints after the first client's lines.
+#[test]
+fn the_listening_line_is_logged_before_start_returns() {
+    for _ in 0..20 {
+        let server = common::serve("blocking-io", &["--mode", "iterative"]);
+        assert!(
+            server.log_text().starts_with("listening on "),
+            "{}",
+            server.log_text()
+        );
+    }
+}
