@@ -508,6 +508,11 @@ fn stuck(err: protocol::Error) -> String {
 /// makes 64-byte round trips back to back, and a newcomer connects every 500 ms: none of
 /// them may wait longer than [`FLOOD_WORST_ALLOWED`].
 pub fn flood_fairness(addr: SocketAddr) -> crate::Result<Flood> {
+    flood_fairness_for(addr, FLOOD_FOR)
+}
+
+/// [`flood_fairness`], flooding for `flood_for` (the demos use a shorter flood).
+pub fn flood_fairness_for(addr: SocketAddr, flood_for: Duration) -> crate::Result<Flood> {
     // How long one read may block before we call it a failure outright; the verdict on
     // fairness is the measured worst time, compared after.
     const STUCK: Duration = Duration::from_secs(3);
@@ -524,7 +529,7 @@ pub fn flood_fairness(addr: SocketAddr) -> crate::Result<Flood> {
             let mut sent = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let chunk = pattern.message_at(sent);
-                let n = chunk.len().min(16 * 1024);
+                let n = chunk.len().min(64 * 1024);
                 writer.write_all(&chunk[..n])?;
                 sent += n as u64;
             }
@@ -564,7 +569,7 @@ pub fn flood_fairness(addr: SocketAddr) -> crate::Result<Flood> {
         steady.set_read_timeout(Some(STUCK))?;
         let mut messages = Messages::new(19, 0);
         let mut next_newcomer = start;
-        while start.elapsed() < FLOOD_FOR {
+        while start.elapsed() < flood_for {
             if Instant::now() >= next_newcomer {
                 next_newcomer += Duration::from_millis(500);
                 let began = Instant::now();

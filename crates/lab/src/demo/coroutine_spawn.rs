@@ -29,10 +29,15 @@ pub fn section_1(lab: &Path) -> crate::Result<()> {
         "f1, f2, f3 sleep 3, 2 and 5 units on ONE worker thread, as gevent runs on one thread\n\
          may::coroutine::sleep parks only the coroutine: f2 wakes first, all done in ~5 units\n\
          std::thread::sleep blocks the worker: one function at a time, ~10 units\n\
+         a client that floods the server (on one worker, as gevent has one thread) can keep\n\
+         its coroutine from ever blocking: with --budget 0 it then keeps the worker and the\n\
+         others wait (whether it wins depends on which side is faster this run; the debug\n\
+         build's test sees it every time); the default budget yields every 64 reads\n\
          then 1000 clients: a coroutine per connection keeps a handful of threads, and its\n\
          waits are switched in user space, where the kernel counts no context switch",
     );
     let (cooperative, blocking) = spawn_and_join()?;
+    let (unfair, fair) = flood(lab)?;
 
     println!("  (1000 client coroutines, {LOAD_SECS} s, against each server; server logs hidden)");
     let coroutines = under_load(lab, "coroutine-spawn", &[])?;
@@ -52,6 +57,10 @@ pub fn section_1(lab: &Path) -> crate::Result<()> {
         );
     }
     println!(
+        "=> measured: one flooding client beside others: {unfair} with --budget 0, {fair} \
+         with the default budget"
+    );
+    println!(
         "=> measured: spawn/join took {:.1} units cooperative vs {:.1} units blocking; \
          under {CLIENTS} connections coroutine-spawn ran {} threads ({:.1} MiB, {:.2} \
          context switches per round trip), blocking-io --mode thread {} threads ({:.1} MiB, \
@@ -66,6 +75,39 @@ pub fn section_1(lab: &Path) -> crate::Result<()> {
         threads.switches_per_trip()
     );
     Ok(())
+}
+
+/// The cooperative scheduler's classic failure, then its fix: one client floods the server
+/// (writes and reads at once, so its socket never runs dry) while another makes round trips
+/// and newcomers connect. Returns what each server did, in words with the measured times.
+fn flood(lab: &Path) -> crate::Result<(String, String)> {
+    const FLOOD: Duration = Duration::from_secs(2);
+    println!(
+        "  a coroutine switches only when it would block: one client that keeps its socket \
+         full never makes it block"
+    );
+    let mut outcomes = Vec::new();
+    for budget in ["0", "64"] {
+        let server = start_server(
+            lab,
+            "coroutine-spawn",
+            &["--workers", "1", "--budget", budget],
+        )?;
+        server.quiet();
+        let outcome = match crate::scenarios::flood_fairness_for(server.addr(), FLOOD) {
+            Ok(seen) => format!(
+                "others served, worst round trip {:.1} ms, worst newcomer {:.1} ms",
+                seen.worst_round_trip.as_secs_f64() * 1e3,
+                seen.worst_newcomer.as_secs_f64() * 1e3
+            ),
+            Err(err) => format!("others starved ({err})"),
+        };
+        println!("  --budget {budget:<3}: {outcome}");
+        outcomes.push(outcome);
+    }
+    let fair = outcomes.pop().unwrap_or_default();
+    let unfair = outcomes.pop().unwrap_or_default();
+    Ok((unfair, fair))
 }
 
 /// Runs the spawn/join example in this process; returns both totals in units.
