@@ -117,13 +117,16 @@ impl Server {
     fn accept_some(&mut self) -> io::Result<()> {
         for _ in 0..ACCEPT_BATCH {
             match self.listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer),
+                Ok((stream, peer)) => {
+                    self.pause.accepted();
+                    self.admit(stream, peer);
+                }
                 Err(err) => match accept::after_error(&err, &mut self.pause, self.conns.len()) {
                     Next::Again => continue,
                     Next::Drained => break,
                     // The connection we could not take keeps the listener readable: watched,
                     // it would end every wait at once, and the loop would spin.
-                    Next::Paused => return self.watch_listener(false),
+                    Next::BackOff => return self.watch_listener(false),
                 },
             }
         }

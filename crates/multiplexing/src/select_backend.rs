@@ -176,10 +176,13 @@ impl Server {
     fn accept_some(&mut self) {
         for _ in 0..ACCEPT_BATCH {
             match self.listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer),
+                Ok((stream, peer)) => {
+                    self.pause.accepted();
+                    self.admit(stream, peer);
+                }
                 Err(err) => match accept::after_error(&err, &mut self.pause, self.conns.len()) {
                     Next::Again => continue,
-                    Next::Drained | Next::Paused => return,
+                    Next::Drained | Next::BackOff => return,
                 },
             }
         }
