@@ -186,6 +186,7 @@ impl Server {
         self.accept_owed = true;
     }
 
+    // ANCHOR: ready_list
     /// Serves, once each, the connections that were on the ready list when this turn began.
     /// One that spends its budget again goes to the back, behind this turn's events.
     fn serve_ready_list(&mut self, buf: &mut [u8; READ_SIZE]) {
@@ -227,6 +228,7 @@ impl Server {
         let entry = self.conns.remove(key);
         conn::log_end(entry.conn.peer, &how, self.conns.len());
     }
+    // ANCHOR_END: ready_list
 }
 
 /// How a drain ended.
