@@ -7,6 +7,7 @@
 //! - [`process`]: start a variant as its own process on port 0 and learn its address.
 //! - [`procfs`]: what Linux says about a process (CPU time, memory, threads, children).
 //! - [`scenarios`]: what every server must survive, as functions the tests call.
+//! - [`syscalls`]: a running process's system calls counted with `perf stat`.
 //! - [`late_reader`]: a client that reads late, and how many reply bytes it got back.
 //! - [`demo`]: `cargo lab demo-all`.
 //! - [`docs`]: `cargo lab docs`, the book's build and its checks.
@@ -24,6 +25,7 @@ pub mod phases;
 pub mod process;
 pub mod procfs;
 pub mod scenarios;
+pub mod syscalls;
 pub mod variants;
 
 pub use protocol::Result;

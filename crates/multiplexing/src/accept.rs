@@ -1,93 +1,41 @@
-//! What every backend does when `accept` fails: go on, and never spin.
+//! What every backend does when `accept` fails: go on, never spin, and say so once.
 //!
-//! The notes' `conn, addr = r.accept()` cannot fail in a classroom. On a loaded server it
-//! does, and an event loop makes two failures dangerous:
-//! - `EMFILE`/`ENFILE` (no descriptor left for the new socket): the connection stays in the
-//!   listen queue, so the listener stays readable. A level-triggered loop would be woken at
-//!   once, fail again, and burn a core until some client leaves. So we stop watching the
-//!   listener for [`PAUSE`] (nginx does the same, for 500 ms), keep serving the connections
-//!   we have, and try again later. The production alternative is libev's trick: keep one
-//!   spare descriptor open, and when out, close it, accept, close the new socket (the client
-//!   sees its connection closed instead of waiting in the queue), and reopen the spare.
-//! - `ECONNABORTED` (the client gave up between its handshake and our `accept`), and the
-//!   network errors Linux reports through `accept` (see accept(2), "Error handling"): that one
-//!   connection is gone; accept the next.
+//! The notes' loop accepts the moment the listener is reported readable, and in a classroom
+//! that never fails. On a loaded server it does, and an event loop makes one failure
+//! dangerous: out of descriptors (`EMFILE`/`ENFILE`) or socket memory, the connection stays
+//! in the listen queue, so the listener stays readable. A level-triggered loop would be
+//! woken at once, fail again, and burn a core until some client leaves.
 //!
-//! `EINTR` means a signal arrived first: try again. `WouldBlock` is no error at all: the
-//! queue is empty. This module decides; each backend then does its own waiting.
+//! Which errors mean what, and the logging, are the project's shared policy,
+//! [`protocol::accept::Episode`]: a connection that failed on its own (`ECONNABORTED`, the
+//! network errors accept(2) passes on) is skipped; `EINTR` is retried; running out of
+//! something starts an *episode*, logged once when it starts and once when accepting works
+//! again, however many retries it takes (one line per retry would fill the log: ten a
+//! second). What this module adds is how an event loop waits during that back-off:
+//! [`AcceptPause`]. The loop stops watching the listener for [`BACK_OFF`] (nginx does the
+//! same, for 500 ms), keeps serving the connections it has, and tries again after. The
+//! production alternative is libev's trick: keep one spare descriptor open, and when out,
+//! close it, accept, close the new socket (the client sees its connection closed instead of
+//! waiting in the queue), and reopen the spare.
 
-use std::io::{self, ErrorKind};
+use protocol::accept::Episode;
 use std::net::SocketAddr;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
 
-/// How long the listener is ignored after the process ran out of descriptors.
-///
-/// Long enough that retrying costs nothing measurable (ten `accept` calls a second), short
-/// enough that a freed descriptor is used soon.
-pub const PAUSE: Duration = Duration::from_millis(100);
+pub use protocol::accept::{Next, BACK_OFF};
 
-/// What the accept loop does next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    /// Call `accept` again now.
-    Again,
-    /// The listen queue is empty: wait for the poller.
-    Drained,
-    /// Out of descriptors or memory: the pause has started; stop accepting until it ends.
-    Paused,
-}
-
+use std::io;
 // ANCHOR: after_error
-/// Decides what follows a failed `accept`, logging what is worth a line. `open` is how many
-/// connections the server holds, for the log.
+/// Decides what follows a failed `accept`: [`Episode::failed`] classifies and logs (once
+/// per episode), and a [`Next::BackOff`] starts the pause, during which the backend does
+/// not watch the listener. `open` is how many connections the server holds, for the log.
 pub fn after_error(err: &io::Error, pause: &mut AcceptPause, open: usize) -> Next {
-    match err.kind() {
-        ErrorKind::WouldBlock => return Next::Drained,
-        ErrorKind::Interrupted => return Next::Again,
-        ErrorKind::ConnectionAborted => {
-            protocol::log!("accept: a client left before it was accepted ({err})");
-            return Next::Again;
-        }
-        _ => {}
+    let next = pause.episode.failed(err, Some(open));
+    if next == Next::BackOff {
+        pause.start();
     }
-    match err.raw_os_error() {
-        // accept(2): "Linux accept() passes already-pending network errors on the new socket
-        // as an error code from accept()"; they belong to that one connection.
-        Some(
-            libc::EPROTO
-            | libc::ENETDOWN
-            | libc::ENOPROTOOPT
-            | libc::EHOSTDOWN
-            | libc::ENONET
-            | libc::EHOSTUNREACH
-            | libc::EOPNOTSUPP
-            | libc::ENETUNREACH
-            | libc::EPERM,
-        ) => {
-            protocol::log!("accept: that connection failed ({err}); accepting the next");
-            Next::Again
-        }
-        Some(libc::EMFILE | libc::ENFILE) => {
-            protocol::log!(
-                "accept: out of descriptors ({err}) with {open} connections open; \
-                 not accepting for {} ms, still serving the open ones",
-                PAUSE.as_millis()
-            );
-            pause.start();
-            Next::Paused
-        }
-        // ENOBUFS, ENOMEM, or something unexpected: stopping the server would drop every
-        // client, retrying at once might spin. Pausing does neither.
-        _ => {
-            protocol::log!(
-                "accept: {err} with {open} connections open; not accepting for {} ms",
-                PAUSE.as_millis()
-            );
-            pause.start();
-            Next::Paused
-        }
-    }
+    next
 }
 // ANCHOR_END: after_error
 
@@ -103,16 +51,25 @@ pub fn admit<S: AsFd>(stream: &S, peer: SocketAddr, open: usize) {
     protocol::log!("[{peer}] connected ({open} open)");
 }
 
-/// Whether the listener is being ignored, and until when.
+/// Whether the listener is being ignored, and until when; and the episode of failures it
+/// belongs to.
 #[derive(Debug, Default)]
 pub struct AcceptPause {
     until: Option<Instant>,
+    /// The run of failed accepts this pause is part of: its first failure and its end are
+    /// logged, nothing between.
+    episode: Episode,
 }
 
 impl AcceptPause {
-    /// Starts (or restarts) a pause of [`PAUSE`].
+    /// Starts (or restarts) a pause of [`BACK_OFF`].
     pub fn start(&mut self) {
-        self.until = Some(Instant::now() + PAUSE);
+        self.until = Some(Instant::now() + BACK_OFF);
+    }
+
+    /// Call after every successful `accept`: ends an episode of failures, with one line.
+    pub fn accepted(&mut self) {
+        self.episode.accepted();
     }
 
     pub fn is_active(&self) -> bool {
@@ -157,10 +114,18 @@ mod tests {
         );
         assert_eq!(after_error(&os(libc::EPROTO), &mut pause, 0), Next::Again);
         assert!(!pause.is_active(), "none of those pauses accepting");
-        assert_eq!(after_error(&os(libc::EMFILE), &mut pause, 7), Next::Paused);
+        assert_eq!(after_error(&os(libc::EMFILE), &mut pause, 7), Next::BackOff);
         assert!(pause.is_active());
+        // A second failure in the same episode pauses again (and logs nothing new).
+        assert_eq!(after_error(&os(libc::EMFILE), &mut pause, 7), Next::BackOff);
+        assert_eq!(pause.episode.failures(), 2, "one episode, two failures");
+        pause.accepted();
+        assert_eq!(pause.episode.failures(), 0, "an accept ends the episode");
         let mut other = AcceptPause::default();
-        assert_eq!(after_error(&os(libc::ENOBUFS), &mut other, 7), Next::Paused);
+        assert_eq!(
+            after_error(&os(libc::ENOBUFS), &mut other, 7),
+            Next::BackOff
+        );
     }
 
     #[test]
@@ -170,7 +135,7 @@ mod tests {
         assert!(!pause.try_resume());
         pause.start();
         let left = pause.time_left().unwrap();
-        assert!(left > Duration::ZERO && left <= PAUSE);
+        assert!(left > Duration::ZERO && left <= BACK_OFF);
         assert!(!pause.try_resume(), "too early");
         // Pretend the pause began long ago rather than sleeping through it.
         pause.until = Some(Instant::now() - Duration::from_millis(1));

@@ -35,7 +35,7 @@ pub struct Conn<S> {
     pub peer: SocketAddr,
     /// Replies the socket has not taken yet (the notes' `w_data[conn]`), bounded.
     pending: Pending,
-    /// The peer shut down its writing half (`recv` returned `b''`). No request will come any
+    /// The peer shut down its writing half (`recv` returned no bytes). No request will come any
     /// more, but every reply already owed is still sent before we close: a half-close.
     eof: bool,
 }
@@ -143,8 +143,8 @@ impl<S: Read + Write> Conn<S> {
 
     // ANCHOR: flush
     /// Sends queued replies until none is left ([`Step::Progress`]) or the socket is full
-    /// ([`Step::Blocked`]). A short `send` keeps its unsent tail for next time; the notes'
-    /// `w.send(w_data[w])` would have dropped it.
+    /// ([`Step::Blocked`]). A short `send` keeps its unsent tail for next time; the notes' server
+    /// sends `w_data[w]` once, ignores how much `send` took, and would have lost the rest.
     pub fn flush(&mut self) -> io::Result<Step> {
         if self.pending.is_empty() {
             return Ok(Step::Progress);

@@ -28,9 +28,10 @@
 //!
 //! What to watch: `grep Threads /proc/$(pgrep -n server)/status` says 1 with a thousand
 //! clients connected, and `top` shows it idle while they are. The notes' other remark holds
-//! too: with a single client, multiplexing is no faster than blocking I/O (it makes two
-//! system calls, wait then `recv`, where blocking makes one); `cargo lab demo-all --section
-//! 5` measures both.
+//! too: with a single client, multiplexing costs more than blocking I/O. A blocking server
+//! makes two system calls per round trip (`recv`, `send`); `select` makes three (the wait
+//! too), and `polling`'s wait is several calls by itself. `cargo lab demo-all --section 5`
+//! counts them with perf and times both.
 
 pub mod accept;
 pub mod client;

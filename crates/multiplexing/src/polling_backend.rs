@@ -3,11 +3,17 @@
 //!
 //! Level-triggered is `select`'s own promise: every wait reports every socket that is ready
 //! *now*, whether or not it was reported before. So this loop may do a little per event (one
-//! `recv`, a bounded batch of `accept`s) and trust the next wait to bring it back. The
-//! price is the interest list: a socket watched for writing while it has nothing to send is
-//! reported writable on every wait, so write interest is added only while a reply is
-//! queued (the notes' `w_list`) and removed once it has gone, and read interest is removed
-//! while replies back up (backpressure) and after EOF.
+//! `recv`, a bounded batch of `accept`s) and trust the next wait to bring it back. That is
+//! also what keeps it fair: a client that never lets its socket run dry gets one 1 KiB read
+//! per turn, like every other ready client, and a crowd at the listener at most
+//! [`ACCEPT_BATCH`] accepts; epoll puts a level-triggered socket that is still ready back at
+//! the end of its ready list, so with more than [`EVENTS`] ready the next wait reports the
+//! others first.
+//!
+//! The price is the interest list: a socket watched for writing while it has nothing to
+//! send is reported writable on every wait, so write interest is added only while a reply
+//! is queued (the notes' `w_list`) and removed once it has gone, and read interest is
+//! removed while replies back up (backpressure) and after EOF.
 //!
 //! `polling` defaults to *oneshot* mode (an event disarms the socket until `modify`); we ask
 //! for `Level` explicitly on every `add` and `modify`. Its `add` is `unsafe`: a socket must be
@@ -113,17 +119,21 @@ pub fn run(listener: TcpListener) -> crate::Result<()> {
 // ANCHOR_END: loop
 
 impl Server {
-    /// The notes' `if r == s: conn, addr = r.accept()`, up to [`ACCEPT_BATCH`] at a time.
+    /// The notes' branch for the listener in `rl` (accept one client), up to [`ACCEPT_BATCH`]
+    /// at a time.
     fn accept_some(&mut self) -> io::Result<()> {
         for _ in 0..ACCEPT_BATCH {
             match self.listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer),
+                Ok((stream, peer)) => {
+                    self.pause.accepted();
+                    self.admit(stream, peer);
+                }
                 Err(err) => match accept::after_error(&err, &mut self.pause, self.conns.len()) {
                     Next::Again => continue,
                     Next::Drained => break,
                     // The connection we could not take keeps the listener readable: watched,
                     // it would end every wait at once, and the loop would spin.
-                    Next::Paused => return self.watch_listener(false),
+                    Next::BackOff => return self.watch_listener(false),
                 },
             }
         }
@@ -136,7 +146,7 @@ impl Server {
             .modify_with_mode(&self.listener, interest, PollMode::Level)
     }
 
-    /// Registers a new connection for reading (the notes' `r_list.append(conn)`).
+    /// Registers a new connection for reading (the notes add it to `r_list`).
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
         if let Err(err) = stream.set_nonblocking(true) {
             protocol::log!("[{peer}] cannot make it non-blocking: {err}; closed");
@@ -181,7 +191,8 @@ impl Server {
             Err(err) => Some(Err(err)),
             Ok(()) if entry.conn.is_finished() => Some(Ok(())),
             Ok(()) => {
-                // The notes' `w_list.append(r)` and `w_list.remove(w)`, as one `modify`.
+                // The notes add a socket to `w_list` after a read and take it out after a send;
+                // here both are one `modify`, made only when the interest changes.
                 let want = Interest::of(&entry.conn);
                 if want == entry.watching {
                     None

@@ -1,8 +1,15 @@
 //! `--backend select`: the notes' exact system call, `select(2)`, through `libc`.
 //!
-//! `rl, wl, xl = select.select(r_list, w_list, [])` becomes: build a read set and a write
-//! set of descriptors, call `select`, test each descriptor in the sets it came back with.
+//! The notes hand `select` two Python lists, `r_list` and `w_list` (and an empty third),
+//! and get back the ready ones as `rl, wl, xl`. Here that becomes: build a read set and a
+//! write set of descriptors, call `select`, test each descriptor in the sets it came back
+//! with.
 //! Level-triggered, like `polling` here: a ready socket is reported on every call.
+//!
+//! Fairness relies on that: each turn serves every ready connection once (one `recv` of at
+//! most 1 KiB, and a flush of what it owes) and accepts at most [`ACCEPT_BATCH`] clients,
+//! then calls `select` again, which reports whatever is still ready. A connection that
+//! never runs dry gets one read per turn like everyone else; nothing needs remembering.
 //!
 //! Two costs are built into the call, and this file pays both in plain sight:
 //! - **O(n) per call, for every call.** The sets are bit arrays that `select` overwrites
@@ -75,9 +82,9 @@ struct Server {
     listener: TcpListener,
     conns: Slab<Conn<TcpStream>>,
     pause: AcceptPause,
-    /// Connections to close after a turn, collected first: the notes' rule "do not change
-    /// the structure of what you are looping over" (`del_rlist`). Reused, so no allocation
-    /// per turn.
+    /// Connections to close after a turn, collected first: as section 四 does with
+    /// `del_rlist`, nothing is removed from the collection being iterated. Reused, so no
+    /// allocation per turn.
     closing: Vec<(usize, io::Result<()>)>,
 }
 
@@ -151,7 +158,7 @@ pub fn run(listener: TcpListener) -> crate::Result<()> {
 // ANCHOR_END: loop
 
 impl Server {
-    /// The notes' `for r in rl` and `for w in wl`. `select` says how many are ready, not
+    /// The notes' two loops, over `rl` (receive) and over `wl` (send). `select` says how many are ready, not
     /// which, so every connection is tested: O(n) again.
     fn serve_ready(&mut self, readable: &FdSet, writable: &FdSet, buf: &mut [u8; READ_SIZE]) {
         for (key, conn) in &mut self.conns {
@@ -166,7 +173,7 @@ impl Server {
                 Ok(()) => {}
             }
         }
-        // The notes' `for conn in del_rlist: r_list.remove(conn)`, after the loop.
+        // Section 四's `del_rlist` idea: remove the closed ones after the loop, not during it.
         for (key, how) in self.closing.drain(..) {
             let conn = self.conns.remove(key);
             conn::log_end(conn.peer, &how, self.conns.len());
@@ -176,17 +183,21 @@ impl Server {
     fn accept_some(&mut self) {
         for _ in 0..ACCEPT_BATCH {
             match self.listener.accept() {
-                Ok((stream, peer)) => self.admit(stream, peer),
+                Ok((stream, peer)) => {
+                    self.pause.accepted();
+                    self.admit(stream, peer);
+                }
                 Err(err) => match accept::after_error(&err, &mut self.pause, self.conns.len()) {
                     Next::Again => continue,
-                    Next::Drained | Next::Paused => return,
+                    Next::Drained | Next::BackOff => return,
                 },
             }
         }
     }
 
     // ANCHOR: admit
-    /// The notes' `r_list.append(conn)`, if the descriptor fits in an `fd_set`.
+    /// Where the notes add a new connection to `r_list`: here only if its descriptor fits in an
+    /// `fd_set`.
     fn admit(&mut self, stream: TcpStream, peer: SocketAddr) {
         let fd = stream.as_raw_fd();
         if !fits_in_fd_set(fd) {

@@ -1,11 +1,19 @@
 //! Demo for section 五: one thread serves a thousand clients and sleeps while they are idle;
-//! and the notes' remark that with a single socket, multiplexing is no faster than blocking.
+//! and the notes' remark that with a single socket, multiplexing is slower than blocking.
+//!
+//! The remark is shown by a count, not only a time. One round trip takes a few microseconds
+//! either way, and on a shared machine the timing of the two servers swaps places from run
+//! to run. The system calls each server makes per round trip do not: a blocked thread makes
+//! two (`recv`, then `send`), a readiness loop adds at least its wait. [`crate::syscalls`]
+//! counts them with `perf stat`; where perf is missing or not permitted, the demo says so
+//! and shows the timing alone.
 
 use super::{start_server, watch, Talker};
 use crate::process::ServerProcess;
 use crate::procfs;
 use crate::scenarios::{connect, round_trip};
-use std::net::SocketAddr;
+use crate::syscalls;
+use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -15,17 +23,26 @@ const CONNS: usize = 1000;
 /// How long the idle server's CPU time is watched.
 const IDLE: Duration = Duration::from_secs(1);
 
-/// Round trips timed on a single connection (after [`WARM_UP`] untimed ones).
+/// Round trips timed on a single connection (after [`WARM_UP`] untimed ones), and then
+/// counted under perf (a separate run: perf's tracepoint slows every call a little).
 const ROUNDS: usize = 2000;
 const WARM_UP: usize = 200;
+
+/// One server's single-client cost: the median round trip, and system calls per round trip
+/// (`None` when perf cannot count).
+struct Cost {
+    median: Duration,
+    calls: Option<f64>,
+}
 
 /// 五: IO multiplexing.
 pub fn section_5(lab: &Path) -> crate::Result<()> {
     watch(
         "one thread serves every client: Threads in /proc/PID/status stays 1 with 1000 connected\n\
          while they are idle the thread sleeps in epoll_wait (wait data for all at once): no CPU\n\
-         with one client a reply costs a wait and then a recv, where blocking costs just the recv:\n\
-         the notes' remark that for one socket multiplexing is slower than blocking I/O",
+         with one client, count system calls per round trip: blocking makes 2 (recv, send), a\n\
+         readiness loop adds its wait: the notes' remark that for one socket multiplexing costs\n\
+         more than blocking I/O. The timing beside it is a few microseconds and may go either way",
     );
     let server = start_server(lab, "multiplexing", &["--backend", "polling"])?;
     Talker::connect("client A", server.addr())?.say("hello, select")?;
@@ -53,33 +70,63 @@ pub fn section_5(lab: &Path) -> crate::Result<()> {
     );
     drop(held);
 
-    println!("  demo     | one client, {ROUNDS} round trips of 64 bytes each, median time:");
-    let multiplexing = median_round_trip(&server)?;
-    println!(
-        "  client   | multiplexing (polling): {:.1} us",
-        micros(multiplexing)
-    );
+    let perf = syscalls::available();
+    match &perf {
+        Ok(()) => println!(
+            "  demo     | one client, {ROUNDS} round trips of 64 bytes: median time, then \
+             system calls per round trip (perf stat -e raw_syscalls:sys_enter -p PID)"
+        ),
+        Err(why) => println!("  perf     | {why}: skipping the system-call count, timing only"),
+    }
+    let counting = perf.is_ok();
+    let multiplexed = single_client_cost(&server, counting)?;
+    print_cost("multiplexing (polling)", &multiplexed);
     drop(server);
+    // The notes' own call, for comparison: select's wait is one system call.
+    let select = ServerProcess::start(lab, "multiplexing", &["--backend", "select"])?;
+    println!("  $ cargo lab serve multiplexing --backend select   (server log hidden)");
+    let selected = single_client_cost(&select, counting)?;
+    print_cost("multiplexing (select)", &selected);
+    drop(select);
     let blocking = ServerProcess::start(lab, "blocking-io", &["--mode", "thread"])?;
     println!("  $ cargo lab serve blocking-io --mode thread   (server log hidden)");
-    let blocked = median_round_trip(&blocking)?;
-    println!(
-        "  client   | blocking-io (thread):   {:.1} us",
-        micros(blocked)
-    );
+    let blocked = single_client_cost(&blocking, counting)?;
+    print_cost("blocking-io (thread)", &blocked);
 
+    let ratio = micros(multiplexed.median) / micros(blocked.median);
+    let verdict = if ratio > 1.0 {
+        "this run's timing agrees with the notes"
+    } else {
+        "this run's timing does not agree with the notes (noise: the count is the evidence)"
+    };
+    let counts = match (multiplexed.calls, selected.calls, blocked.calls) {
+        (Some(p), Some(s), Some(b)) => {
+            format!("system calls per round trip: {p:.2} polling, {s:.2} select, {b:.2} blocking; ")
+        }
+        _ => String::from("system calls not counted (no perf); "),
+    };
     println!(
         "=> measured: {} thread served {CONNS} connections and used {:.0} ms of CPU in {:.0} s \
-         while they idled; one client's round trip took {:.1} us multiplexed vs {:.1} us \
-         blocking ({:.2}x)",
+         while they idled; {counts}one round trip took {:.1} us multiplexed (polling) vs \
+         {:.1} us blocking ({ratio:.2}x): {verdict}",
         status.threads,
         idle_cpu.as_secs_f64() * 1e3,
         IDLE.as_secs_f64(),
-        micros(multiplexing),
-        micros(blocked),
-        micros(multiplexing) / micros(blocked)
+        micros(multiplexed.median),
+        micros(blocked.median),
     );
     Ok(())
+}
+
+fn print_cost(name: &str, cost: &Cost) {
+    let calls = cost
+        .calls
+        .map(|c| format!("   {c:.2} system calls per round trip"))
+        .unwrap_or_default();
+    println!(
+        "  client   | {name:<23} {:>5.1} us{calls}",
+        micros(cost.median)
+    );
 }
 
 /// Opens [`CONNS`] connections, each served one round trip so the server has really
@@ -96,8 +143,11 @@ fn hold_idle_connections(addr: SocketAddr) -> crate::Result<Vec<std::net::TcpStr
     Ok(held)
 }
 
-/// The median of [`ROUNDS`] timed 64-byte round trips on one connection to `server`.
-fn median_round_trip(server: &ServerProcess) -> crate::Result<Duration> {
+/// One connection to `server`: [`WARM_UP`] round trips, the median of [`ROUNDS`] timed
+/// ones, then (if `count`) [`ROUNDS`] more with the server's system calls counted.
+fn single_client_cost(server: &ServerProcess, count: bool) -> crate::Result<Cost> {
+    // Connected and warmed up first: a thread-per-connection server starts the thread that
+    // serves us now, before perf attaches (perf counts the threads that exist when it does).
     let mut stream = connect(server.addr())?;
     let message = [b'm'; 64];
     for _ in 0..WARM_UP {
@@ -110,7 +160,23 @@ fn median_round_trip(server: &ServerProcess) -> crate::Result<Duration> {
         times.push(start.elapsed());
     }
     times.sort_unstable();
-    Ok(times[ROUNDS / 2])
+    let median = times[ROUNDS / 2];
+    let calls = if count {
+        let counter = syscalls::Counter::attach(server.pid())?;
+        let ((), calls) = counter.count(|| rounds(&mut stream, &message))?;
+        Some(calls as f64 / ROUNDS as f64)
+    } else {
+        None
+    };
+    Ok(Cost { median, calls })
+}
+
+/// [`ROUNDS`] back-to-back round trips of `message`.
+fn rounds(stream: &mut TcpStream, message: &[u8]) -> crate::Result<()> {
+    for _ in 0..ROUNDS {
+        round_trip(stream, message)?;
+    }
+    Ok(())
 }
 
 fn micros(d: Duration) -> f64 {

@@ -1,0 +1,275 @@
+//! Counting a running process's system calls with `perf stat`, for the demos.
+//!
+//! Timing one round trip on a shared machine is noisy: the same two servers swap places
+//! from run to run. The number of system calls each makes per round trip does not: a
+//! blocking server makes two (`recv`, `send`), a readiness loop adds its wait. So a demo
+//! that wants to show *why* one model costs more than another counts instead of (or beside)
+//! timing.
+//!
+//! How: `perf stat -e raw_syscalls:sys_enter -p PID` counts every system call entry of every
+//! thread of PID. It starts with its counter disabled (`-D -1`) and takes `enable` and
+//! `disable` on a control FIFO, acknowledging each (`--control fifo:CTL,ACK`), so the count
+//! covers exactly the workload between the two: no sleep waits for perf to attach.
+//!
+//! perf may be missing, or not permitted (`kernel.perf_event_paranoid` above 1 without
+//! `CAP_PERFMON`, or no tracepoints in a container). [`available`] says so in one line, and
+//! the callers skip the count.
+
+use std::ffi::CString;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+/// The perf binary, found on `PATH`.
+const PERF: &str = "perf";
+
+/// The tracepoint hit once per system call entry.
+const EVENT: &str = "raw_syscalls:sys_enter";
+
+/// How long perf may take to start or to answer a command before we give up on it.
+const PERF_WAIT: Duration = Duration::from_secs(10);
+
+/// Whether `perf stat -e raw_syscalls:sys_enter` works here: `Ok`, or one line saying why
+/// not, for the demo to print.
+pub fn available() -> Result<(), String> {
+    let out = Command::new(PERF)
+        .args(["stat", "-x", ",", "-e", EVENT, "--", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .map_err(|e| format!("perf is not installed or cannot run ({e})"))?;
+    let text = String::from_utf8_lossy(&out.stderr);
+    if out.status.success() && parse_count(&text).is_some() {
+        Ok(())
+    } else {
+        let why = text
+            .lines()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("no output");
+        Err(format!("perf cannot count {EVENT} here: {}", why.trim()))
+    }
+}
+
+/// A `perf stat` attached to one process, its counter off until [`Counter::count`].
+pub struct Counter {
+    perf: Child,
+    /// Where we write `enable` and `disable`.
+    ctl: File,
+    /// Where perf answers `ack` to each.
+    ack: File,
+    dir: PathBuf,
+}
+
+impl Counter {
+    /// Attaches perf to every thread `pid` has now, counting nothing yet. Threads the
+    /// process starts later are not counted: start the connections first.
+    pub fn attach(pid: u32) -> crate::Result<Counter> {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "io-models-syscalls-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let (ctl_path, ack_path) = (dir.join("ctl"), dir.join("ack"));
+        mkfifo(&ctl_path)?;
+        mkfifo(&ack_path)?;
+        // Both ends opened read-write on our side: on Linux that never blocks, whether or
+        // not perf has opened its end yet (a write-only open would wait for a reader).
+        let open = |path: &Path| {
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(libc::O_CLOEXEC)
+                .open(path)
+        };
+        let ctl = open(&ctl_path)?;
+        let ack = open(&ack_path)?;
+        let control = format!(
+            "fifo:{},{}",
+            ctl_path.to_string_lossy(),
+            ack_path.to_string_lossy()
+        );
+        let perf = Command::new(PERF)
+            .args(["stat", "-x", ",", "-e", EVENT, "-D", "-1", "--control"])
+            .arg(&control)
+            .arg("-o")
+            .arg(dir.join("out"))
+            .args(["-p", &pid.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        Ok(Counter {
+            perf,
+            ctl,
+            ack,
+            dir,
+        })
+    }
+
+    /// Counts the system calls the process makes while `work` runs, then ends perf.
+    pub fn count<T>(mut self, work: impl FnOnce() -> crate::Result<T>) -> crate::Result<(T, u64)> {
+        self.command("enable")?;
+        let result = work();
+        self.command("disable")?;
+        let value = result?;
+        let calls = self.finish()?;
+        Ok((value, calls))
+    }
+
+    /// Sends one control command and waits (bounded) for perf's `ack`.
+    fn command(&mut self, what: &str) -> crate::Result<()> {
+        self.ctl.write_all(format!("{what}\n").as_bytes())?;
+        let deadline = Instant::now() + PERF_WAIT;
+        let mut got = Vec::new();
+        // perf writes `ack\n` and the C string's NUL after it; look for the tag anywhere.
+        while !got.windows(4).any(|w| w == b"ack\n") {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || !readable_within(&self.ack, left)? {
+                return Err(
+                    format!("perf did not acknowledge `{what}` within {PERF_WAIT:?}").into(),
+                );
+            }
+            let mut byte = [0u8; 64];
+            let n = self.ack.read(&mut byte)?;
+            got.extend_from_slice(&byte[..n]);
+        }
+        Ok(())
+    }
+
+    /// Stops perf (SIGINT, as at a terminal, so it writes its count) and reads the count.
+    fn finish(mut self) -> crate::Result<u64> {
+        let pid = libc::pid_t::try_from(self.perf.id())?;
+        // SAFETY: kill(2) only sends a signal; `pid` is our own child, not yet reaped (we
+        // hold its `Child`), so the number cannot name another process.
+        if unsafe { libc::kill(pid, libc::SIGINT) } != 0 {
+            return Err(io::Error::last_os_error().into());
+        }
+        let status = self.perf.wait()?;
+        let text = std::fs::read_to_string(self.dir.join("out")).unwrap_or_default();
+        parse_count(&text).ok_or_else(|| {
+            format!("perf ({status}) wrote no {EVENT} count: {}", text.trim()).into()
+        })
+    }
+}
+
+impl Drop for Counter {
+    fn drop(&mut self) {
+        // If `count` failed half way, perf may still run: end it. Errors only mean it is
+        // already gone.
+        let _ = self.perf.kill();
+        let _ = self.perf.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The count in perf's CSV output (`-x ,`): the first field of the line naming the event.
+fn parse_count(text: &str) -> Option<u64> {
+    text.lines()
+        .find(|l| l.contains(EVENT))
+        .and_then(|l| l.split(',').next())
+        .and_then(|n| n.trim().parse().ok())
+}
+
+fn mkfifo(path: &Path) -> io::Result<()> {
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in path"))?;
+    // SAFETY: `c` is a valid NUL-terminated path that lives across the call.
+    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether `file` has bytes to read within `timeout` (poll(2) on one descriptor).
+fn readable_within(file: &File, timeout: Duration) -> io::Result<bool> {
+    let mut fd = libc::pollfd {
+        fd: file.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    loop {
+        // SAFETY: one live `pollfd`, and the count says one.
+        let n = unsafe { libc::poll(&mut fd, 1, ms) };
+        match n {
+            0 => return Ok(false),
+            n if n > 0 => return Ok(true),
+            _ => {
+                let err = io::Error::last_os_error();
+                if err.kind() != io::ErrorKind::Interrupted {
+                    return Err(err);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+
+    #[test]
+    fn perf_output_is_parsed() {
+        assert_eq!(
+            parse_count("\n1234,,raw_syscalls:sys_enter,1000,100.00,,\n"),
+            Some(1234)
+        );
+        assert_eq!(
+            parse_count("<not counted>,,raw_syscalls:sys_enter,0,0.00,,"),
+            None
+        );
+    }
+
+    /// `cat` between two pipes, one line at a time, each echo awaited: a blocking
+    /// round trip, exactly one `read` and one `write` per line.
+    #[test]
+    fn cat_makes_two_calls_per_line() {
+        if let Err(why) = available() {
+            println!("skipped: {why}");
+            return;
+        }
+        const LINES: u64 = 1000;
+        let mut cat = Command::new("cat")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("cat runs");
+        let mut input = cat.stdin.take().expect("piped");
+        let mut output = BufReader::new(cat.stdout.take().expect("piped"));
+        let mut line = String::new();
+        let mut echo = |input: &mut std::process::ChildStdin| -> crate::Result<()> {
+            input.write_all(b"ping\n")?;
+            line.clear();
+            output.read_line(&mut line)?;
+            if line != "ping\n" {
+                return Err(format!("cat echoed {line:?}").into());
+            }
+            Ok(())
+        };
+        // One line first, so cat is past its start-up and blocked in `read`.
+        echo(&mut input).expect("first echo");
+        let counter = Counter::attach(cat.id()).expect("perf attaches");
+        let ((), calls) = counter
+            .count(|| (0..LINES).try_for_each(|_| echo(&mut input)))
+            .expect("counted");
+        drop(input);
+        cat.wait().expect("cat exits at EOF");
+        println!("cat: {calls} system calls for {LINES} lines");
+        // 2 per line. cat is blocked in `read` when the counter is enabled and again when
+        // it is disabled, so nothing else should land in the window; allow the one `read`
+        // in progress at each end.
+        assert!(
+            (2 * LINES..=2 * LINES + 2).contains(&calls),
+            "cat made {calls} system calls for {LINES} lines"
+        );
+    }
+}
