@@ -2,8 +2,9 @@
 //!
 //! The workspace is Linux-only: io_uring (`async-callback`, the lab's phases), `/proc` (every
 //! measurement of a server's CPU, memory, threads and descriptors), `SO_TIMESTAMPNS` (the
-//! kernel receive stamps of the phases page) and SIGIO ownership of a socket (`F_SETOWN`
-//! with `O_ASYNC`, in `examples/`) exist only there, or behave differently elsewhere.
+//! kernel receive stamps of the phases page) and SIGIO ownership of a socket by one thread
+//! (`F_SETOWN_EX` with `O_ASYNC`, in `examples/`) exist only there, or behave differently
+//! elsewhere.
 //!
 //! Why a build script here rather than a `compile_error!` in `lib.rs`: every crate of the
 //! workspace depends on `protocol`, and a build script with no dependencies of its own is
@@ -28,9 +29,9 @@ fn main() -> ExitCode {
         "\n\
          io-models needs Linux, and this build targets `{os}`.\n\
          \n\
-         It uses io_uring, /proc, SO_TIMESTAMPNS and SIGIO on sockets (F_SETOWN + O_ASYNC),\n\
-         which only Linux has. Any kernel Rust supports runs the models and the lab; the\n\
-         io_uring backend wants Linux 5.6 or later (older kernels fall back to the pool).\n\
+         It uses io_uring, /proc, SO_TIMESTAMPNS and SIGIO owned by one thread (F_SETOWN_EX\n\
+         + O_ASYNC), which only Linux has. Linux 3.2 or later runs the models and the lab;\n\
+         the io_uring backend needs Linux 5.6 or later (older kernels fall back to the pool).\n\
          \n\
          - Windows: install WSL2 (`wsl --install`), clone the repository inside it and build\n\
          \x20 there. WSL2 runs a real Linux kernel; WSL1 does not, and is not enough.\n\
