@@ -1,5 +1,5 @@
-//! Sockets over UDP (基于udp协议的套接字): section 七, 网络编程 7, and the summary's
-//! "udp不可靠,但效率高" and "udp数据报协议没有粘包问题".
+//! Sockets over UDP (基于udp协议的套接字): section 七, 网络编程 item 7, and the summary's two
+//! claims about UDP: datagrams have no 粘包, and UDP is unreliable but efficient.
 //!
 //! The same echo-upper service as every other crate, over datagrams. Three things differ
 //! from TCP, and each is made observable here:

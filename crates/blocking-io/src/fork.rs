@@ -1,5 +1,5 @@
-//! `--mode fork`: a process per connection, the multi-process half of the chapter's title
-//! ("socketserver = 多进程 + 多线程 + IO模型").
+//! `--mode fork`: a process per connection, the 多进程 (multi-process) part of the formula the
+//! notes' chapter opens with, which builds `socketserver` from processes, threads and I/O models.
 //!
 //! The parent only accepts; each child serves one client and exits. Two chores come with
 //! processes that threads do not have, and both are here in plain sight:

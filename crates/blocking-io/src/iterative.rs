@@ -1,6 +1,6 @@
 //! `--mode iterative`: section 二's server, one client at a time.
 //!
-//! A connection loop (链接循环) around the communication loop. While one client is served,
+//! A connection loop (连接循环) around the communication loop. While one client is served,
 //! the thread is blocked in that client's `recv`; a second client completes its handshake
 //! (the kernel does that from the listen queue) and its bytes sit in the kernel, but nobody
 //! calls `accept` for it until the first client leaves. Run two `nc 127.0.0.1 8080` and see.

@@ -1,4 +1,5 @@
-//! `--mode pool --workers N`: a fixed pool of threads (the notes' 线程池, 四、池).
+//! `--mode pool --workers N`: a fixed pool of threads (the notes' 线程池; section 七's summary,
+//! 并发编程 item 4, 池).
 //!
 //! The notes' reason for pools: the OS cannot start threads without end, so keep their number
 //! within what it can bear. The price is visible here: each worker is blocked in one client's

@@ -84,8 +84,9 @@ impl Conn {
             let room = self.out.room();
             match self.stream.read(&mut buf[..room]) {
                 // `if not data:` in the notes. EOF is not the end of our work: a client that
-                // half-closed still waits for every reply (the notes close at once and would
-                // lose the replies still in `w_list`).
+                // half-closed still waits for every reply. (The notes close at once; a reply
+                // still in `w_list` then meets a closed socket, and the `OSError` EBADF that
+                // `send` raises is not caught: their server crashes.)
                 Ok(0) => {
                     self.eof = true;
                     progress = true;
@@ -101,16 +102,18 @@ impl Conn {
                 }
                 Ok(n) => {
                     protocol::upper_in_place(&mut buf[..n]);
-                    // `w_list.append((conn, data.upper()))`: the notes' correct move, queue
-                    // the reply instead of sending it here (错误做法 conn.send(...) above it).
+                    // The notes append `(conn, data.upper())` to `w_list`: their correct
+                    // move, queue the reply instead of sending it here (a `send` here is
+                    // their 错误做法).
                     self.out.push(&buf[..n]);
                     progress = true;
                 }
-                // `except BlockingIOError: continue`: nothing has arrived yet.
+                // The notes' `BlockingIOError` branch: nothing has arrived yet.
                 Err(err) if would_block(&err) => break,
                 Err(err) if interrupted(&err) => continue,
-                // `except ConnectionResetError: conn.close(); del_rlist.append(conn)`. On
-                // Linux a reset shows up here; unsent replies have nobody to go to.
+                // The notes' `ConnectionResetError` branch: close, and note it in `del_rlist`.
+                // On Linux a reset shows up here; unsent replies have nobody to go to, and
+                // they are dropped with this `Conn` (the notes leave them in `w_list`).
                 Err(err) => {
                     self.finish(format!("read failed: {err}"));
                     progress = true;

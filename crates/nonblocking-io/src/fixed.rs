@@ -8,9 +8,11 @@
 //! What to watch: run it and look at `top`. With no client at all this process uses a whole
 //! core, asking the kernel "anything yet?" hundreds of thousands of times a second. That is
 //! the model's flaw, not a bug here. `--sleep-ms N` naps after a pass that found nothing to
-//! do: the notes' `# time.sleep(0.05)`, which they say turns this model into multiplexing. It
-//! saves the CPU, and a request that arrives during a nap waits up to N ms for its reply. The
-//! real fix is to let the kernel say which socket is ready (`select`, `epoll`: section 五).
+//! do: the notes' commented-out `time.sleep(0.05)`, which they say turns this model into
+//! multiplexing. It does not: a napping loop is still polling, and nothing wakes it when a
+//! socket becomes ready. It saves the CPU, and a request that arrives during a nap waits up to
+//! N ms for its reply. The real fix is to let the kernel say which socket is ready (`select`,
+//! `epoll`: section 五), which ends the wait the moment one is.
 //!
 //! Simplified on purpose: a client that connects and then says nothing (or never reads its
 //! replies) is kept for as long as it stays connected. A production server would also close

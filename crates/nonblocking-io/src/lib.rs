@@ -5,9 +5,10 @@
 //! (`s.setblocking(False)`), so a call that would have to wait returns at once with
 //! `WouldBlock` (Python's `BlockingIOError`) and the one thread goes to ask the next socket.
 //! Copy data still happens inside the call; only wait data is given back to us. The price,
-//! which the notes state plainly (非阻塞IO有可能大规模占用CPU做无用操作): nothing ever tells the
-//! thread *when* to ask, so it asks all the time and burns a core even when every client is
-//! idle. Section 五 (multiplexing) fixes exactly that.
+//! which the notes state plainly (it may keep the CPU busy with useless work, so they advise
+//! against the model): nothing ever tells the thread *when* to ask, so it asks all the time
+//! and burns a core even when every client is idle. Section 五 (multiplexing) fixes exactly
+//! that.
 //!
 //! The notes write the server twice, and so does this crate:
 //!
@@ -15,7 +16,7 @@
 //! |---|---|---|---|
 //! | 四 a (bug版) | `--naive` | [`naive`] | replies lost to `WouldBlock`; closed sockets kept |
 //! | 四 b (修正) | (default) | [`fixed`] | read list, write list: nothing lost or leaked |
-//! | 四 b, `# time.sleep(0.05)` | `--sleep-ms N` | [`fixed`] | CPU drops; a reply may wait N ms |
+//! | 四 b, the commented-out sleep | `--sleep-ms N` | [`fixed`] | CPU drops; a reply may wait N ms |
 //!
 //! What each line of the notes' fixed version (四 b) became:
 //!
@@ -26,10 +27,10 @@
 //! | `r_list.append(conn)` | `conns.push(..)` in [`fixed::Server::pass`] |
 //! | `data = conn.recv(1024)` | [`conn::Conn::try_read`] |
 //! | `if not data: conn.close(); del_rlist.append(conn)` | [`conn::Conn::end`] is set |
-//! | `w_list.append((conn, data.upper()))` | the connection's own [`Pending`] |
+//! | appending `(conn, data.upper())` to `w_list` | the connection's own [`Pending`] |
 //! | `conn.send(res)`; `del_wlist.append(item)` | [`conn::Conn::try_write`] keeps the tail |
-//! | `for conn in del_rlist: r_list.remove(conn)` | `conns.retain(..)` after the pass |
-//! | `# time.sleep(0.05)` | `--sleep-ms` in [`fixed::run`] |
+//! | removing each of `del_rlist` from `r_list` | `conns.retain(..)` after the pass |
+//! | the commented-out `time.sleep(0.05)` | `--sleep-ms` in [`fixed::run`] |
 //!
 //! [`Pending`]: protocol::pending::Pending
 //!
@@ -130,7 +131,7 @@ where
 }
 
 /// `WouldBlock` is not an error in this model: it is the answer "nothing yet, ask again
-/// later" (the notes' `except BlockingIOError: continue`). Named so every loop reads the same.
+/// later" (the notes catch `BlockingIOError` and go on). Named so every loop reads the same.
 pub(crate) fn would_block(err: &std::io::Error) -> bool {
     err.kind() == std::io::ErrorKind::WouldBlock
 }

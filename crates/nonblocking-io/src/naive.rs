@@ -1,16 +1,10 @@
 //! `server --naive`: the notes' first version, 四 a 非阻塞IO模型(基础bug版), kept wrong on
 //! purpose and made to confess.
 //!
-//! It does what the notes' code does, line for line:
-//!
-//! ```text
-//! for conn in r_list:
-//!     try:
-//!         data = conn.recv(1024)
-//!         conn.send(data.upper())      # flaw 1: this send may not take the reply
-//!     except BlockingIOError:
-//!         continue                     # ... and then the reply is simply gone
-//! ```
+//! It does what the notes' code does, step for step: accept until `BlockingIOError`, then
+//! for each connection in `r_list` one `recv(1024)` and, at once, one `send` of the
+//! upper-cased bytes, moving on to the next connection whenever either call raises
+//! `BlockingIOError`.
 //!
 //! - **Flaw 1, lost replies.** The reply is sent right after the `recv`. When the client is
 //!   not reading fast enough, its window and our send buffer fill up, and `send` answers
@@ -26,7 +20,8 @@
 //! same information without flooding the terminal.
 //!
 //! Two changes keep it from harming the machine, and both are deliberate departures:
-//! - a reset (`ConnectionResetError`) would crash the notes' server (nothing catches it);
+//! - a reset (`ConnectionResetError` from `recv`, or `BrokenPipeError` from `send` to a peer
+//!   that has gone) would crash the notes' server, which catches only `BlockingIOError`;
 //!   here it is counted like an EOF: noticed for the statistics, then ignored like the rest;
 //! - `r_list` is capped at [`MAX_SOCKETS`]: past it, new clients are accepted and closed at
 //!   once with a log line, instead of leaking descriptors until the process runs out.
@@ -170,7 +165,7 @@ impl NaiveServer {
             // `data = conn.recv(1024)`
             let n = match conn.stream.read(&mut self.buf) {
                 Ok(n) => n,
-                // `except BlockingIOError: continue`
+                // The notes' `BlockingIOError` branch: on to the next connection.
                 Err(err) if would_block(&err) || interrupted(&err) => continue,
                 // A reset. The notes' server would die here; we note it and carry on.
                 Err(_) => {
@@ -191,7 +186,7 @@ impl NaiveServer {
                 // Flaw 1: a short send. The notes ignore the count `send` returns, so the
                 // tail of the reply is lost.
                 Ok(sent) => self.stats.lost(n - sent),
-                // Flaw 1: `except BlockingIOError: continue` swallows the whole reply.
+                // Flaw 1: the `BlockingIOError` branch swallows the whole reply.
                 Err(err) if would_block(&err) || interrupted(&err) => self.stats.lost(n),
                 // The peer is gone (broken pipe, reset): the reply is lost with it.
                 Err(_) => {

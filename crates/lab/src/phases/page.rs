@@ -4,14 +4,14 @@
 //! and never drifts from the code: the receive functions are included by anchor, the
 //! numbers and figures come from the run.
 
-use super::report::{self, Row};
+use super::report::{self, Row, Spread};
 use super::{svg, Options};
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Writes the page and the figures under `options.out`; returns the files written.
-pub fn write(options: &Options, rows: &[Row]) -> crate::Result<Vec<PathBuf>> {
+pub fn write(options: &Options, rows: &[Row], copy_alone: &Spread) -> crate::Result<Vec<PathBuf>> {
     let figures = options.out.join("figures");
     std::fs::create_dir_all(&figures)?;
     let mut written = Vec::new();
@@ -26,13 +26,14 @@ pub fn write(options: &Options, rows: &[Row]) -> crate::Result<Vec<PathBuf>> {
     std::fs::write(&overview, svg::overview(rows))?;
     written.push(overview);
     let page = options.out.join("phases.md");
-    std::fs::write(&page, markdown(options, rows, &sources_from(&options.out)))?;
+    let text = markdown(options, rows, copy_alone, &sources_from(&options.out));
+    std::fs::write(&page, text)?;
     written.push(page);
     Ok(written)
 }
 
 /// The page's text. `sources` is the path from the page to `crates/lab/src/phases`.
-pub fn markdown(options: &Options, rows: &[Row], sources: &str) -> String {
+pub fn markdown(options: &Options, rows: &[Row], copy_alone: &Spread, sources: &str) -> String {
     let mut md = String::new();
     let _ = write!(
         md,
@@ -49,10 +50,13 @@ pub fn markdown(options: &Options, rows: &[Row], sources: &str) -> String {
          taken as the packet enters the kernel's receive path;\n\
          3. it is told it can go on: a poller returns, a coroutine resumes, a callback runs;\n\
          4. the bytes are in its buffer.\n\n\
-         Wait data is ① → ②. What follows is a few microseconds, in an order that is the \
-         model itself: told, then copy (the readiness models); copy, then told (a pool worker \
-         and its callback); or both in one step that cannot be split from outside (a blocking \
-         `recv`, an io_uring completion).\n\n\
+         Wait data is ① → ②. What follows is tens of microseconds, in an order that is the \
+         model itself: told, then a receive call (the readiness models); a worker's receive, \
+         then told (a pool worker and its callback); or both in one step that cannot be split \
+         from outside (a blocking `recv`, an io_uring completion). Those spans are mostly not \
+         the copy: they are a sleeping thread being woken (the scheduler's wake-up and the \
+         return to user space) and system calls. Copy data by itself is measured apart, as a \
+         `recv` of bytes already queued, and is a small fraction of them.\n\n\
          - Machine: {machine}\n\
          - Date: {date}\n\
          - Load: {load} (other work on the machine stretches the tails)\n\
@@ -68,13 +72,13 @@ pub fn markdown(options: &Options, rows: &[Row], sources: &str) -> String {
     );
     md.push_str(&report::table(rows));
     md.push('\n');
-    md.push_str(&report::notes(rows));
+    md.push_str(&report::notes(rows, copy_alone));
     md.push_str(
         "\n![Every model's median message: the wait, and what follows the arrival magnified]\
          (figures/phases-all.svg)\n\n\
          What this run shows:\n\n",
     );
-    md.push_str(&observations(options, rows));
+    md.push_str(&observations(options, rows, copy_alone));
     md.push_str(
         "\n## Each model\n\n\
          Each receive below is the function the lab ran, receiving one message the way that \
@@ -116,6 +120,10 @@ pub fn markdown(options: &Options, rows: &[Row], sources: &str) -> String {
          instant is read from that clock too, never from `Instant` (`CLOCK_MONOTONIC`, which \
          counts from boot).\n\n\
          ```rust\n{{{{#include {sources}/timestamp.rs:recv_stamped}}}}\n```\n\n\
+         ## Copy data alone\n\n\
+         The copy, with no wait and no wake-up in front of it: the lab sends a message to \
+         itself, waits in a `MSG_PEEK` until all of it is queued, then times one `recv`.\n\n\
+         ```rust\n{{{{#include {sources}/copy.rs:copy_alone}}}}\n```\n\n\
          ## Run it yourself\n\n\
          ```text\n\
          cargo lab phases                          # 2 ms think time, 300 messages per model\n\
@@ -139,7 +147,7 @@ pub fn markdown(options: &Options, rows: &[Row], sources: &str) -> String {
 
 /// What this run's numbers say, in words: written from the numbers, so it stays true when
 /// the page is redone on another machine.
-fn observations(options: &Options, rows: &[Row]) -> String {
+fn observations(options: &Options, rows: &[Row], copy_alone: &Spread) -> String {
     let stats = |slug: &str| {
         rows.iter()
             .find(|r| r.model.slug == slug)
@@ -166,7 +174,8 @@ fn observations(options: &Options, rows: &[Row]) -> String {
         let _ = writeln!(
             out,
             " Longer here: {}. A receiver that spins holds a core the client needs to send \
-             on, the notes' warning about non-blocking I/O (大规模占用CPU做无用操作), measured.",
+             on: the notes' warning that non-blocking I/O keeps the CPU busy for nothing, \
+             measured.",
             late.join(", ")
         );
     }
@@ -188,10 +197,12 @@ fn observations(options: &Options, rows: &[Row]) -> String {
             out,
             "- A blocking recv cannot be split: the kernel wakes the thread and the thread \
              copies in the same call ({} from the arrival). select splits the same span into \
-             a notification ({}) and a copy that is a call of its own ({}).",
+             a notification ({}) and a recvmsg call of its own ({}). The copy itself, timed \
+             alone, is {}: the rest is waking the thread and making the calls.",
             d(blocking.copy.p50),
             d(select.notification.map_or(Duration::ZERO, |n| n.p50)),
-            d(select.copy.p50)
+            d(select.copy.p50),
+            d(copy_alone.p50)
         );
     }
     let mut after: Vec<(&str, Duration)> = rows

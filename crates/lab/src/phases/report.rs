@@ -29,7 +29,8 @@ impl Spread {
         })
     }
 
-    fn cell(&self) -> String {
+    /// `p50 / p99`, each in the unit that suits it.
+    pub fn cell(&self) -> String {
         format!("{} / {}", duration(self.p50), duration(self.p99))
     }
 }
@@ -44,7 +45,8 @@ pub struct Stats {
     pub wait: Spread,
     /// `None` for a one-step model.
     pub notification: Option<Spread>,
-    /// For a one-step model, the whole span from arrival to bytes in hand.
+    /// Until the receive returns (see [`super::Phases::copy`]): the wake-up plus the copy for
+    /// a one-step model or a pool worker, one `recvmsg` on queued data for a readiness model.
     pub copy: Spread,
     /// Arrival to bytes in hand and told.
     pub after: Spread,
@@ -124,7 +126,7 @@ const HEADER: [&str; 7] = [
     "section",
     "wait data 等待数据 p50 / p99",
     "notification p50 / p99",
-    "copy data 拷贝数据 p50 / p99",
+    "until recv returns p50 / p99",
     "arrival → in hand p50 / p99",
     "EAGAIN / msg",
 ];
@@ -140,7 +142,7 @@ pub fn table(rows: &[Row]) -> String {
                 match (s.shape, s.notification) {
                     (Shape::CopyThenNotify, Some(n)) => format!("{} (after copy)", n.cell()),
                     (_, Some(n)) => n.cell(),
-                    (_, None) => "one step with copy".to_string(),
+                    (_, None) => "one step with the recv".to_string(),
                 },
                 s.copy.cell(),
                 s.after.cell(),
@@ -172,14 +174,27 @@ pub fn table(rows: &[Row]) -> String {
     out
 }
 
-/// What the table's cells mean, and anything odd about this run.
-pub fn notes(rows: &[Row]) -> String {
+/// What the table's cells mean, and anything odd about this run. `copy_alone` is
+/// [`super::copy::measure`]'s result: the copy with nothing else in the way.
+pub fn notes(rows: &[Row], copy_alone: &Spread) -> String {
     let mut out = String::from(
-        "- one step: the call that tells is the call that copies (a blocking recvmsg returns, \
-         an io_uring completion arrives with the bytes already copied), so the copy column \
-         holds the whole span from the arrival, wake-up included.\n\
-         - after copy: a pool worker copies, then the caller's callback is told.\n\
+        "- until recv returns: for a one-step model, from the arrival until the call returns \
+         (a blocking recvmsg, or an io_uring completion that arrives with the bytes already \
+         copied): the sleeping thread's wake-up plus the copy. For a told-then-receive \
+         model, from being told until its recvmsg returns: one system call on data already \
+         queued. For the pool, the worker's wake-up plus its copy.\n\
+         - one step with the recv: the call that tells is the call that copies, so nothing \
+         between the arrival and its return can be told apart from outside.\n\
+         - after copy: a pool worker receives, then the caller's callback is told.\n\
          - EAGAIN / msg: median recvmsg calls per message that found nothing.\n",
+    );
+    let _ = writeln!(
+        out,
+        "- copy data 拷贝数据 alone: {} (p50 / p99), a recv of the same {} bytes already \
+         queued, timed with nothing to wait for (the system call included). The rest of \
+         every span after the arrival is waking a thread and making calls, not copying.",
+        copy_alone.cell(),
+        super::pace::MESSAGE.len()
     );
     for row in rows {
         if let Ok(s) = &row.stats {

@@ -2,7 +2,7 @@
 //! from the measured medians, and one overview of every model.
 //!
 //! Wait data is thousands of times longer than what follows the arrival, so to scale the
-//! copy would be far thinner than a pixel. Each timeline therefore has a zoom inset: the
+//! wake-up and the receive would be far thinner than a pixel. Each timeline therefore has a zoom inset: the
 //! span from the arrival to the bytes in hand, magnified to the figure's width, on its own
 //! axis in microseconds. Hand-written SVG: a few rectangles and labels need no library.
 
@@ -83,19 +83,24 @@ fn after_arrival(stats: &Stats) -> Vec<Segment> {
         colour: NOTIFY,
         length: stats.notification.map(|n| n.p50).unwrap_or_default(),
     };
-    let copy = Segment {
-        label: "copy data 拷贝数据",
+    // Named for what they measure: only a small part of either is the copy itself.
+    let recv_call = Segment {
+        label: "recv call",
         colour: COPY,
         length: stats.copy.p50,
     };
+    let worker = Segment {
+        label: "worker wake-up + copy",
+        ..recv_call
+    };
     match stats.shape {
         Shape::OneStep => vec![Segment {
-            label: "told + copied: one step",
+            label: "wake-up + copy: one step",
             colour: ONE_STEP,
             length: stats.copy.p50,
         }],
-        Shape::NotifyThenCopy => vec![notify, copy],
-        Shape::CopyThenNotify => vec![copy, notify],
+        Shape::NotifyThenCopy => vec![notify, recv_call],
+        Shape::CopyThenNotify => vec![worker, notify],
     }
 }
 
@@ -254,8 +259,8 @@ pub fn overview(rows: &[Row]) -> String {
     for (colour, label) in [
         (WAIT, "wait data 等待数据"),
         (NOTIFY, "notification"),
-        (COPY, "copy data 拷贝数据"),
-        (ONE_STEP, "told + copied in one step"),
+        (COPY, "recv call (copy inside)"),
+        (ONE_STEP, "wake-up + copy in one step"),
     ] {
         svg.rect(x, legend_y, 12.0, 12.0, colour);
         svg.text(x + 16.0, legend_y + 10.0, LABEL, label);
@@ -414,7 +419,7 @@ mod tests {
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("wait data 等待数据 2.00 ms"));
         assert!(svg.contains("notification 10.0 µs"));
-        assert!(svg.contains("copy data 拷贝数据 2.00 µs"));
+        assert!(svg.contains("recv call 2.00 µs"));
         // In the inset the 12 µs after the arrival fill the 720 px: the copy is a fifth of
         // the notification, not a sliver.
         assert!(svg.contains(r#"width="600.00""#), "{svg}");
@@ -424,7 +429,7 @@ mod tests {
     #[test]
     fn a_one_step_model_has_one_segment_after_the_arrival() {
         let svg = timeline(&crate::phases::MODELS[0], &stats(Shape::OneStep));
-        assert!(svg.contains("told + copied: one step"));
+        assert!(svg.contains("wake-up + copy: one step"));
         assert!(!svg.contains("notification "));
     }
 
