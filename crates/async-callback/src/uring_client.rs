@@ -1,8 +1,10 @@
 //! The load client on io_uring: every connection driven from one thread, by completions.
 //!
-//! Each connection has two operation slots, so its `user_data` is `conn * 2 + slot`:
+//! Each connection has two operation slots, and its cancels are counted apart, so its
+//! `user_data` is `conn * 4 + slot`:
 //! - **out**: first the connect, then the sends of each message;
-//! - **in**: the receives of each reply.
+//! - **in**: the receives of each reply;
+//! - **cancel**: the cancels of a failed connection's operations.
 //!
 //! A round submits the send and the receive together, so a large message never deadlocks
 //! against a server that stops reading until its replies are taken (backpressure). The reply
@@ -23,6 +25,7 @@ use protocol::load::{reply_matches, Messages, Tally};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Connects in flight at once: well under the server's listen queue (`BACKLOG`), so a burst
@@ -35,27 +38,33 @@ const SQ_ENTRIES: u32 = 1024;
 /// How often time-outs are checked: every 100 ms.
 static TICK: types::Timespec = types::Timespec::new().nsec(100_000_000);
 
-/// `user_data` of the periodic tick, and of every cancel request (whose own answer we ignore:
-/// the cancelled operation reports for itself). Connection keys are far below these.
+/// `user_data` of the periodic tick. Connection keys are far below it.
 const TICK_KEY: u64 = u64::MAX;
-const CANCEL_KEY: u64 = u64::MAX - 1;
 
-/// A connection's two operation slots.
+/// What a connection's `user_data` names: one of its two operation slots, or a cancel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
     /// Connect, then send.
     Out = 0,
     /// Receive.
     In = 1,
+    /// A cancel of one of the two. Its own answer only says whether it found its target (the
+    /// cancelled operation reports for itself); we count it home so that the tick never
+    /// piles a second cancel behind one still waiting to reach the kernel.
+    Cancel = 2,
 }
 
 fn key(conn: usize, slot: Slot) -> u64 {
-    (conn as u64) << 1 | slot as u64
+    (conn as u64) << 2 | slot as u64
 }
 
 fn split_key(key: u64) -> (usize, Slot) {
-    let slot = if key & 1 == 0 { Slot::Out } else { Slot::In };
-    ((key >> 1) as usize, slot)
+    let slot = match key & 3 {
+        0 => Slot::Out,
+        1 => Slot::In,
+        _ => Slot::Cancel,
+    };
+    ((key >> 2) as usize, slot)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,13 +95,20 @@ struct Conn {
     /// Which slots the kernel holds an operation for.
     out_busy: bool,
     in_busy: bool,
+    /// Cancels submitted for this connection whose answers have not come back yet.
+    cancels: u8,
 }
 
 /// Runs the load plan against `addr` and prints the summary.
 pub fn run(addr: SocketAddr, plan: &LoadPlan) -> crate::Result<()> {
+    run_on(Ring::new(SQ_ENTRIES, Arc::default())?, addr, plan)
+}
+
+/// [`run`] on a ring the caller made: a test gives it a 2-slot submission queue.
+fn run_on(ring: Ring, addr: SocketAddr, plan: &LoadPlan) -> crate::Result<()> {
     let start = Instant::now();
     let mut driver = Driver {
-        ring: Ring::new(SQ_ENTRIES, Default::default())?,
+        ring,
         recv_flags: ring::poll_first(),
         target: Box::new(SockAddr::from(addr)),
         conns: (0..plan.conns)
@@ -109,6 +125,7 @@ pub fn run(addr: SocketAddr, plan: &LoadPlan) -> crate::Result<()> {
                 progress: start,
                 out_busy: false,
                 in_busy: false,
+                cancels: 0,
             })
             .collect(),
         plan,
@@ -155,16 +172,18 @@ struct Driver<'a> {
 impl Driver<'_> {
     // ANCHOR: client_complete
     fn complete(&mut self, user_data: u64, result: i32) {
-        match user_data {
-            TICK_KEY => return self.on_tick(),
-            CANCEL_KEY => return,
-            _ => {}
+        if user_data == TICK_KEY {
+            return self.on_tick();
         }
         let (i, slot) = split_key(user_data);
         let conn = &mut self.conns[i];
         match slot {
             Slot::Out => conn.out_busy = false,
             Slot::In => conn.in_busy = false,
+            Slot::Cancel => {
+                conn.cancels -= 1;
+                return;
+            }
         }
         match (conn.phase, slot) {
             (Phase::Connecting, Slot::Out) => self.on_connect(i, result),
@@ -253,14 +272,22 @@ impl Driver<'_> {
             self.connecting -= 1;
         }
         conn.phase = Phase::Closing;
+        self.cancel(i);
+        self.close_if_idle(i);
+    }
+
+    /// Asks the kernel to cancel whatever it still holds for connection `i`. Harmless if the
+    /// operation has completed meanwhile (the cancel then finds nothing: `-ENOENT`).
+    fn cancel(&mut self, i: usize) {
+        let conn = &mut self.conns[i];
         for (busy, slot) in [(conn.out_busy, Slot::Out), (conn.in_busy, Slot::In)] {
             if busy {
+                conn.cancels += 1;
                 let entry = opcode::AsyncCancel::new(key(i, slot)).build();
                 // SAFETY: a cancel request points to no memory.
-                unsafe { self.ring.push(entry.user_data(CANCEL_KEY)) };
+                unsafe { self.ring.push(entry.user_data(key(i, Slot::Cancel))) };
             }
         }
-        self.close_if_idle(i);
     }
 
     fn close_if_idle(&mut self, i: usize) {
@@ -279,6 +306,12 @@ impl Driver<'_> {
             let active = matches!(conn.phase, Phase::Connecting | Phase::Talking);
             if active && now.duration_since(conn.progress) > self.plan.timeout {
                 self.fail(i, format!("no progress for {:?}", self.plan.timeout));
+            } else if conn.phase == Phase::Closing && conn.cancels == 0 {
+                // Cancelled before, yet something is still in flight: cancel it again. One
+                // cancel can miss (it may reach the kernel before the operation it names, or
+                // the operation may be between two attempts); until both slots come home the
+                // connection cannot finish, and nor can the run.
+                self.cancel(i);
             }
         }
         if self.finished < self.conns.len() {
@@ -381,6 +414,7 @@ fn send_error(result: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ring::Stats;
     use protocol::cli::Stop;
     use std::time::Duration;
 
@@ -407,9 +441,9 @@ mod tests {
 
     #[test]
     fn keys_round_trip_and_never_reach_the_special_ones() {
-        for (i, slot) in [(0, Slot::Out), (0, Slot::In), (9_999, Slot::In)] {
+        for (i, slot) in [(0, Slot::Out), (0, Slot::In), (9_999, Slot::Cancel)] {
             assert_eq!(split_key(key(i, slot)), (i, slot));
-            assert!(key(i, slot) < CANCEL_KEY);
+            assert!(key(i, slot) < TICK_KEY);
         }
     }
 
@@ -473,6 +507,49 @@ mod tests {
         silent_plan.timeout = Duration::from_millis(300);
         let err = run(addr, &silent_plan).unwrap_err();
         assert!(err.to_string().contains("3 errors"), "{err}");
+        drop(silent);
+    }
+
+    #[test]
+    fn a_tiny_submission_queue_against_a_silent_server_still_ends_by_the_timeout() {
+        if !available() {
+            return;
+        }
+        // The kernel completes handshakes into the listen queue; nobody ever reads or
+        // replies. A 2-slot queue (with a 16-slot completion queue) makes requests meet a
+        // full queue and wait in the ring's backlog, behind and ahead of cancels.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = silent.local_addr().unwrap();
+        let mut silent_plan = plan(200, 1, 64);
+        silent_plan.timeout = Duration::from_millis(300);
+        let stats = Arc::new(Stats::default());
+        let counters = Arc::clone(&stats);
+        let (done, ended) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let outcome = Ring::new(2, counters).and_then(|mut ring| {
+                // This machine's kernel never refuses a submit; older ones do while
+                // completions overflow (EBUSY). Refuse them here so the backlog is used.
+                ring.refuse_early_submits();
+                run_on(ring, addr, &silent_plan).map_err(std::io::Error::other)
+            });
+            let _ = done.send(outcome.map_err(|e| e.to_string()));
+        });
+        // 200 connections in one wave of connects, each failed after 300 ms without a reply:
+        // well under a second of work. Ten seconds is only the bound of this test's wait.
+        let outcome = ended
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the client was still running 10 s after its 0.3 s timeout");
+        let err = outcome.unwrap_err();
+        assert!(err.contains("200 errors"), "{err}");
+        assert!(
+            Stats::read(&stats.backlogged) > 0,
+            "the backlog was never used"
+        );
+        println!(
+            "sq_full={} backlogged={}",
+            Stats::read(&stats.sq_full),
+            Stats::read(&stats.backlogged)
+        );
         drop(silent);
     }
 }
