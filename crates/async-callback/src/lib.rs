@@ -47,6 +47,9 @@ pub mod ring;
 pub mod uring;
 pub mod uring_client;
 
+#[cfg(test)]
+mod test_servers;
+
 use clap::{Parser, ValueEnum};
 use protocol::cli::{ClientOpts, ServerOpts};
 use std::ffi::OsString;

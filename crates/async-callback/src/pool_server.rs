@@ -47,7 +47,13 @@ impl fmt::Display for Served {
 
 // ANCHOR: accept_loop
 pub fn run(listener: TcpListener, workers: usize) -> crate::Result<()> {
-    let pool = Pool::named("worker", workers);
+    let pool = Pool::start("worker", workers)?;
+    if let Some((missing, err)) = pool.not_started() {
+        protocol::log!(
+            "{missing} of {workers} workers could not be started ({err}); serving with fewer"
+        );
+    }
+    let workers = pool.workers();
     loop {
         // Wait data + copy data for a connection: the accept loop's own blocking call.
         let (stream, peer) = match listener.accept() {

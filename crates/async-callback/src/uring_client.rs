@@ -13,7 +13,8 @@
 //! is resubmitted from its offset, as in the server.
 //!
 //! Time-outs are a completion too: a `Timeout` request fires every [`TICK`]; its handler fails
-//! every connection that made no progress for `--timeout` and *cancels* its operations
+//! every connection whose connect or round trip has not finished within `--timeout` of its
+//! start (a whole round, however many bytes trickled in meanwhile) and *cancels* its operations
 //! (`AsyncCancel`). The kernel answers the cancelled ones with `-ECANCELED`; only when both
 //! slots are empty is the socket closed, because until then the kernel may still touch its
 //! buffers. Connects go out [`CONNECTS_IN_FLIGHT`] at a time, below the server's listen queue.
@@ -90,8 +91,10 @@ struct Conn {
     got: usize,
     rounds: u64,
     round_start: Instant,
-    /// When this connection last made progress: the time-out is measured from here.
-    progress: Instant,
+    /// When the connect or the round in progress must have finished: its start plus
+    /// `--timeout`. Bytes arriving meanwhile do not move it, so a server that trickles a
+    /// reply one byte at a time cannot keep a round alive for ever.
+    deadline: Instant,
     /// Which slots the kernel holds an operation for.
     out_busy: bool,
     in_busy: bool,
@@ -101,6 +104,10 @@ struct Conn {
 
 /// Runs the load plan against `addr` and prints the summary.
 pub fn run(addr: SocketAddr, plan: &LoadPlan) -> crate::Result<()> {
+    // One descriptor per connection: `--conns 10000` needs more than the usual soft limit.
+    if let Err(err) = raise_fd_limit() {
+        eprintln!("could not raise the descriptor limit: {err}");
+    }
     run_on(Ring::new(SQ_ENTRIES, Arc::default())?, addr, plan)
 }
 
@@ -122,7 +129,7 @@ fn run_on(ring: Ring, addr: SocketAddr, plan: &LoadPlan) -> crate::Result<()> {
                 got: 0,
                 rounds: 0,
                 round_start: start,
-                progress: start,
+                deadline: start,
                 out_busy: false,
                 in_busy: false,
                 cancels: 0,
@@ -212,7 +219,6 @@ impl Driver<'_> {
             return self.fail(i, send_error(result));
         }
         let conn = &mut self.conns[i];
-        conn.progress = Instant::now();
         conn.sent += result as usize;
         if conn.sent < conn.message.len() {
             self.submit_send(i); // short send: the rest, from the offset
@@ -229,7 +235,6 @@ impl Driver<'_> {
             return self.fail(i, errno(result).to_string());
         }
         let conn = &mut self.conns[i];
-        conn.progress = Instant::now();
         conn.got += result as usize;
         if conn.got < conn.reply.len() {
             self.submit_recv(i); // the reply came in pieces: read the rest by its length
@@ -257,7 +262,7 @@ impl Driver<'_> {
         conn.sent = 0;
         conn.got = 0;
         conn.round_start = Instant::now();
-        conn.progress = conn.round_start;
+        conn.deadline = conn.round_start + self.plan.timeout;
         self.submit_send(i);
         self.submit_recv(i);
     }
@@ -304,8 +309,13 @@ impl Driver<'_> {
         for i in 0..self.conns.len() {
             let conn = &self.conns[i];
             let active = matches!(conn.phase, Phase::Connecting | Phase::Talking);
-            if active && now.duration_since(conn.progress) > self.plan.timeout {
-                self.fail(i, format!("no progress for {:?}", self.plan.timeout));
+            if active && now >= conn.deadline {
+                let what = if conn.phase == Phase::Connecting {
+                    "connect"
+                } else {
+                    "round trip"
+                };
+                self.fail(i, format!("{what} not done within {:?}", self.plan.timeout));
             } else if conn.phase == Phase::Closing && conn.cancels == 0 {
                 // Cancelled before, yet something is still in flight: cancel it again. One
                 // cancel can miss (it may reach the kernel before the operation it names, or
@@ -345,7 +355,7 @@ impl Driver<'_> {
             conn.fd = Some(fd);
             conn.phase = Phase::Connecting;
             conn.out_busy = true;
-            conn.progress = Instant::now();
+            conn.deadline = Instant::now() + self.plan.timeout;
             self.connecting += 1;
             // SAFETY: the address is boxed in the driver, which outlives every request (the
             // ring is dropped first), and is never written.
@@ -394,6 +404,28 @@ impl Driver<'_> {
         // SAFETY: the timespec is a static.
         unsafe { self.ring.push(entry) };
     }
+}
+
+/// Raises this process's soft descriptor limit (`RLIMIT_NOFILE`) to its hard limit, as the
+/// other load clients do: the soft limit is often 1024, the hard one far higher. Production
+/// clients are given their limit by whoever starts them (`LimitNOFILE=`, `ulimit -n`).
+fn raise_fd_limit() -> std::io::Result<()> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` writes one `rlimit` through a pointer to a live one.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: `setrlimit` only reads the `rlimit` it is given a pointer to.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 fn open_socket(domain: Domain) -> std::io::Result<OwnedFd> {
@@ -551,5 +583,23 @@ mod tests {
             Stats::read(&stats.backlogged)
         );
         drop(silent);
+    }
+
+    #[test]
+    fn a_trickling_server_cannot_keep_a_round_alive_past_its_timeout() {
+        if !available() {
+            return;
+        }
+        // A byte every 50 ms: progress all the time, but the 64-byte reply would take 3.2 s,
+        // ten times the 300 ms a round may take.
+        let addr = crate::test_servers::trickling(Duration::from_millis(50), 64);
+        let mut trickle_plan = plan(1, 1, 64);
+        trickle_plan.timeout = Duration::from_millis(300);
+        let started = Instant::now();
+        let err = run(addr, &trickle_plan).unwrap_err();
+        assert!(err.to_string().contains("1 errors"), "{err}");
+        // It may end a tick late, never early.
+        let took = started.elapsed();
+        assert!(took >= trickle_plan.timeout, "ended after {took:?}");
     }
 }
