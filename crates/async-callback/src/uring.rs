@@ -35,6 +35,7 @@
 
 use crate::ring::{self, errno, Ring, Stats};
 use io_uring::{opcode, types};
+use protocol::accept::{Episode, Next, BACK_OFF};
 use protocol::limits::READ_SIZE;
 use slab::Slab;
 use socket2::{SockAddr, SockAddrStorage, SockRef};
@@ -48,9 +49,12 @@ const ACCEPTS_IN_FLIGHT: usize = 16;
 /// Submission queue slots. Requests beyond this in one turn are submitted early (see `ring`).
 const SQ_ENTRIES: u32 = 1024;
 
-/// How long to pause accepting after running out of descriptors (EMFILE, ENFILE): the
-/// waiting connection stays queued, and an accept resubmitted at once would fail again.
-static ACCEPT_BACKOFF: types::Timespec = types::Timespec::new().nsec(50_000_000);
+/// How long to pause accepting after running out of descriptors or memory: the waiting
+/// connection stays queued, and an accept resubmitted at once would fail again. The shared
+/// [`BACK_OFF`], as a timespec the kernel can point to for as long as it likes.
+static ACCEPT_BACKOFF: types::Timespec = types::Timespec::new()
+    .sec(BACK_OFF.as_secs())
+    .nsec(BACK_OFF.subsec_nanos());
 
 /// Knobs the tests turn; the binary uses [`Config::default`].
 #[derive(Debug, Clone)]
@@ -94,7 +98,7 @@ struct Conn {
 enum Op {
     /// Waiting for a connection on the listener; the kernel writes the peer's address here.
     Accept(Box<PeerAddr>),
-    /// A pause before accepting again, after running out of descriptors.
+    /// A pause before accepting again, after running out of descriptors or memory.
     AcceptBackoff(Box<PeerAddr>),
     /// Receiving into `conn.buf`.
     Recv(Conn),
@@ -136,6 +140,7 @@ pub fn run(listener: TcpListener, config: Config) -> crate::Result<()> {
         recv_flags: ring::poll_first(),
         ops: Slab::with_capacity(1024),
         listener,
+        accept_episode: Episode::new(),
         config,
     };
     server.serve()
@@ -147,6 +152,8 @@ struct Server {
     recv_flags: u16,
     ops: Slab<Op>,
     listener: TcpListener,
+    /// The run of failed accepts in progress, logged once (all accepts in flight share it).
+    accept_episode: Episode,
     config: Config,
 }
 
@@ -187,22 +194,25 @@ impl Server {
 
     fn on_accept(&mut self, mut peer_addr: Box<PeerAddr>, result: i32) {
         if result < 0 {
-            let err = errno(result);
-            protocol::log!("accept failed: {err}");
-            if matches!(
-                -result,
-                libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM
-            ) {
-                let key = self.ops.insert(Op::AcceptBackoff(peer_addr));
-                let entry = opcode::Timeout::new(&ACCEPT_BACKOFF).build();
-                // SAFETY: the timespec is a static, alive forever.
-                unsafe { self.ring.push(entry.user_data(key as u64)) };
-            } else {
-                // ECONNABORTED (the client gave up before we accepted) and the like.
-                self.submit_accept(peer_addr);
+            let open = self.open_connections();
+            match self.accept_episode.failed(&errno(result), Some(open)) {
+                // ECONNABORTED (the client gave up before we accepted) and the like: that
+                // connection only. (An accept completion never says WouldBlock: the kernel
+                // waited for us; if it did, asking again is right too.)
+                Next::Again | Next::Drained => self.submit_accept(peer_addr),
+                // Out of descriptors or memory (or unknown): every accept in flight will
+                // meet the same wall, and each pauses on its own timer; `Episode` logs the
+                // first and counts the rest.
+                Next::BackOff => {
+                    let key = self.ops.insert(Op::AcceptBackoff(peer_addr));
+                    let entry = opcode::Timeout::new(&ACCEPT_BACKOFF).build();
+                    // SAFETY: the timespec is a static, alive forever.
+                    unsafe { self.ring.push(entry.user_data(key as u64)) };
+                }
             }
             return;
         }
+        self.accept_episode.accepted();
         // SAFETY: a non-negative accept result is a new descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(result) };
         let peer = peer_addr.take();
@@ -229,6 +239,14 @@ impl Server {
             // The one allocation per connection; everything after it reuses this buffer.
             buf: Box::new([0; READ_SIZE]),
         });
+    }
+
+    /// Connections open now: each has exactly one operation in flight, a receive or a send.
+    fn open_connections(&self) -> usize {
+        self.ops
+            .iter()
+            .filter(|(_, op)| matches!(op, Op::Recv(_) | Op::Send { .. }))
+            .count()
     }
 
     // ANCHOR: on_recv
