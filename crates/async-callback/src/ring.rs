@@ -11,7 +11,11 @@
 //! The rule that makes this `unsafe`: once a request naming a buffer is queued, the kernel may
 //! write into (or read from) that buffer at any moment until its completion arrives. The
 //! buffer must stay alive and in place until then, which is why every buffer here is owned by
-//! its in-flight operation. A full SQ is not an error: we hand what is queued to the kernel
+//! its in-flight operation. Dropping the ring does not change that: closing its descriptor
+//! does not wait for the requests in flight, which the kernel cancels in the background and
+//! may still complete (writing into their buffers) after `close` has returned. So on an
+//! error path, a buffer the kernel may still hold is leaked on purpose, and counted in
+//! [`Stats::leaked`]; freeing it could hand the kernel memory that is already reused. A full SQ is not an error: we hand what is queued to the kernel
 //! to make room, and if even that is refused (the kernel is busy until we reap completions),
 //! the request waits in a backlog. Order is kept: while anything waits in the backlog, newer
 //! requests queue behind it, so a cancel never overtakes the request it cancels.
@@ -32,6 +36,9 @@ const CQ_PER_SQ: u32 = 8;
 pub struct Stats {
     /// Times a request found the submission queue full.
     pub sq_full: AtomicU64,
+    /// Buffers deliberately leaked on an error path because the kernel might still write
+    /// into them (see the module docs).
+    pub leaked: AtomicU64,
     /// Requests the kernel would not take at once, kept in the backlog for a later turn.
     pub backlogged: AtomicU64,
     /// Sends that the kernel completed with fewer bytes than asked, then resubmitted.

@@ -24,7 +24,8 @@
 //! - a send may complete short: the rest is resubmitted from the offset (the notes' `send`
 //!   forgets this, `sendall` does not);
 //! - a negative result is `-errno`: logged, and that connection's slot, buffer and descriptor
-//!   are freed by dropping its operation;
+//!   are freed by dropping its operation, which is safe because it has completed; on a fatal
+//!   ring error the operations still in flight are leaked instead (see `Drop for Server`);
 //! - backpressure for free: a connection's next receive is submitted only once its reply is
 //!   all sent, so a client that never reads costs one 1 KiB buffer, not a growing queue;
 //! - one thread serves every client (`grep Threads /proc/PID/status`).
@@ -147,6 +148,7 @@ pub fn run(listener: TcpListener, config: Config) -> crate::Result<()> {
 }
 
 struct Server {
+    /// Dropped before `ops`, but that protects nothing: see `Drop for Server`.
     ring: Ring,
     /// Flags for every receive (see [`ring::poll_first`]).
     recv_flags: u16,
@@ -155,6 +157,26 @@ struct Server {
     /// The run of failed accepts in progress, logged once (all accepts in flight share it).
     accept_episode: Episode,
     config: Config,
+}
+
+/// `serve` returns only on a fatal ring error, with every operation in the slab still in
+/// flight: the kernel may still write into their buffers and peer addresses, even after the
+/// ring's descriptor is closed (closing does not wait for them). Leak them, on purpose and
+/// counted, rather than free memory the kernel may write into. Their sockets stay open with
+/// them; the process is about to report the error and exit.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let in_flight = std::mem::take(&mut self.ops);
+        if !in_flight.is_empty() {
+            let n = in_flight.len() as u64;
+            self.config
+                .stats
+                .leaked
+                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            protocol::log!("leaving {n} operations' buffers to the kernel (leaked, not freed)");
+            std::mem::forget(in_flight);
+        }
+    }
 }
 
 impl Server {
@@ -264,7 +286,8 @@ impl Server {
             // No WouldBlock here: the kernel waited for us. EINTR cannot reach a completion
             // in practice; if it did, the request is simply made again.
             _ if -result == libc::EINTR => self.submit_recv(conn),
-            // ECONNRESET and friends: this connection only. Dropping it frees all it holds.
+            // ECONNRESET and friends: this connection only. Its operation has completed, so
+            // the kernel holds nothing of it: dropping it frees all it holds.
             _ => protocol::log!("[{}] recv failed: {}", conn.peer, errno(result)),
         }
     }

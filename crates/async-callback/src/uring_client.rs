@@ -24,6 +24,7 @@ use io_uring::{opcode, types};
 use protocol::cli::LoadPlan;
 use protocol::load::{reply_matches, Messages, Tally};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::mem::ManuallyDrop;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::Arc;
@@ -117,7 +118,7 @@ fn run_on(ring: Ring, addr: SocketAddr, plan: &LoadPlan) -> crate::Result<()> {
     let mut driver = Driver {
         ring,
         recv_flags: ring::poll_first(),
-        target: Box::new(SockAddr::from(addr)),
+        target: ManuallyDrop::new(Box::new(SockAddr::from(addr))),
         conns: (0..plan.conns)
             .map(|i| Conn {
                 phase: Phase::Waiting,
@@ -158,14 +159,15 @@ fn run_on(ring: Ring, addr: SocketAddr, plan: &LoadPlan) -> crate::Result<()> {
         .report(plan.json)
 }
 
-/// Everything the load loop owns. The ring is the first field, so it is dropped (and its
-/// requests cancelled) before the buffers and the address its requests point to.
+/// Everything the load loop owns. On a normal end nothing is in flight; on an error the
+/// kernel may still hold buffers of ours, and `Drop for Driver` leaks them.
 struct Driver<'a> {
     ring: Ring,
     /// Flags for every receive (see [`ring::poll_first`]).
     recv_flags: u16,
-    /// The server's address, boxed: connect requests point to it.
-    target: Box<SockAddr>,
+    /// The server's address, boxed: connect requests point to it. Freed by `Drop for Driver`
+    /// only if no connect is in flight.
+    target: ManuallyDrop<Box<SockAddr>>,
     conns: Vec<Conn>,
     plan: &'a LoadPlan,
     start: Instant,
@@ -174,6 +176,43 @@ struct Driver<'a> {
     next_to_connect: usize,
     connecting: usize,
     finished: usize,
+}
+
+/// The run ends normally only once every connection is `Finished`, with nothing in flight.
+/// It can also end early, on a fatal ring error, with operations in flight. Dropping the ring
+/// does not wait for them: the kernel cancels them in the background and may still write
+/// into a reply buffer (or read the address of a connect) after its descriptor is closed. So
+/// whatever it may still touch is leaked, on purpose and counted, rather than freed.
+impl Drop for Driver<'_> {
+    fn drop(&mut self) {
+        let mut leaked = 0;
+        let mut connecting = false;
+        for conn in &mut self.conns {
+            if conn.out_busy || conn.in_busy {
+                connecting |= conn.phase == Phase::Connecting;
+                std::mem::forget(std::mem::take(&mut conn.message));
+                std::mem::forget(std::mem::take(&mut conn.reply));
+                // The socket too: an operation in flight names its descriptor number, which
+                // a later `socket` call could otherwise reuse.
+                std::mem::forget(conn.fd.take());
+                leaked += 2;
+            }
+        }
+        if !connecting {
+            // SAFETY: no connect is in flight, so nothing points to the address any more;
+            // it is dropped once, here.
+            unsafe { ManuallyDrop::drop(&mut self.target) };
+        } else {
+            leaked += 1;
+        }
+        if leaked > 0 {
+            self.ring
+                .stats
+                .leaked
+                .fetch_add(leaked, std::sync::atomic::Ordering::Relaxed);
+            eprintln!("leaving {leaked} buffers to the kernel (leaked, not freed)");
+        }
+    }
 }
 
 impl Driver<'_> {
@@ -298,7 +337,7 @@ impl Driver<'_> {
     fn close_if_idle(&mut self, i: usize) {
         let conn = &mut self.conns[i];
         if conn.phase == Phase::Closing && !conn.out_busy && !conn.in_busy {
-            conn.fd = None; // closes the socket: the kernel holds nothing of ours any more
+            conn.fd = None; // closes the socket: both slots came home, the kernel holds nothing
             conn.phase = Phase::Finished;
             self.finished += 1;
         }
@@ -357,8 +396,8 @@ impl Driver<'_> {
             conn.out_busy = true;
             conn.deadline = Instant::now() + self.plan.timeout;
             self.connecting += 1;
-            // SAFETY: the address is boxed in the driver, which outlives every request (the
-            // ring is dropped first), and is never written.
+            // SAFETY: the address is boxed in the driver and never written; it is freed only
+            // when no connect is in flight (see `Drop for Driver`), else leaked.
             unsafe { self.ring.push(entry) };
         }
     }
