@@ -1,11 +1,9 @@
 //! The notes' `ThreadPoolExecutor`: `submit` returns a future, `add_done_callback` hangs work
-//! on its completion (六 异步IO, "异步调用 + 回调", and 四、池 of the summary).
+//! on the end of its task (六 异步IO, "异步调用 + 回调", and 七, item 4 of the summary).
 //!
-//! ```text
-//! t = ThreadPoolExecutor(4)            let pool = Pool::new(4);
-//! future1 = t.submit(task, 1)          let future1 = pool.submit(|| task(1));
-//! future1.add_done_callback(parse)     future1.add_done_callback(parse);
-//! ```
+//! The names map one to one: the notes' executor of four workers is `Pool::new(4)`; their
+//! `submit(task, 1)` is `pool.submit(|| task(1))`, returning a [`Future`]; and hanging
+//! `parse` on it is `future.add_done_callback(parse)`.
 //!
 //! The rules are Python's (`concurrent.futures`), and each has a unit test below:
 //! - a callback added *before* the task finishes runs on the worker that finished it, right
