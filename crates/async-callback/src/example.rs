@@ -1,20 +1,10 @@
 //! The notes' section 六 program: four tasks `n -> n*n` that sleep, a pool of four, and a
 //! `parse` callback that prints each result.
 //!
-//! ```python
-//! def task(n):
-//!     print('%s is running' % current_thread().name)
-//!     time.sleep(2)
-//!     return n**2
-//!
-//! def parse(obj):
-//!     res = obj.result()
-//!     print(res)
-//!
-//! t = ThreadPoolExecutor(4)
-//! future1 = t.submit(task, 1)
-//! future1.add_done_callback(parse)   # ... and so on for 2, 3, 4
-//! ```
+//! In the notes, `task(n)` announces which thread runs it, sleeps two seconds and returns
+//! `n` squared; `parse` takes the finished future, asks it for its `result()` and prints
+//! it. The main program makes a `ThreadPoolExecutor` of four workers, then for n = 1..4 calls
+//! `submit(task, n)` and hangs `parse` on the returned future with `add_done_callback`.
 //!
 //! The logic lives here, in the library, so the `pool_callbacks` example, the lab's demo and
 //! the unit test all run the same code. What to watch: the main thread submits all four and
@@ -38,9 +28,9 @@ pub struct Event {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum What {
-    /// `task(n)` started: the notes' `'%s is running'`.
+    /// `task(n)` started: the notes' task announces the thread that runs it.
     Running { n: u64 },
-    /// `parse` got the result of `task(n)`: the notes' `print(res)`.
+    /// `parse` got the result of `task(n)`, which the notes' `parse` prints.
     Parsed { n: u64, result: u64 },
     /// `task(n)` failed; `parse` got the error instead of a result.
     Failed { n: u64, error: String },
@@ -91,7 +81,7 @@ pub fn run(
         let task_events = events.clone();
         let future = pool.submit(move || {
             let _ = task_events.send(event(What::Running { n }, start));
-            std::thread::sleep(sleep); // the notes' time.sleep(2): this worker is blocked
+            std::thread::sleep(sleep); // the notes' two-second sleep: this worker is blocked
             n * n
         });
         let parse_events = events.clone();

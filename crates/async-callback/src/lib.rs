@@ -1,11 +1,13 @@
-//! Section 六 of the notes: the asynchronous I/O model (异步IO), two ways.
+//! Section 六 of the notes: the asynchronous I/O model (异步IO), and the pattern the notes
+//! mistake for it.
 //!
 //! The notes illustrate 异步IO with "asynchronous calls plus callbacks" (异步调用 + 回调):
 //! `ThreadPoolExecutor.submit` returns a future at once, and `add_done_callback(parse)` runs
-//! `parse` when the task is done. That is the *pattern*. By the classic definition (Stevens,
-//! *Unix Network Programming*, 6.2) it is still synchronous I/O: a worker thread calls
-//! `recv` and is blocked through both phases, 等待数据 wait data and 拷贝数据 copy data; the
-//! caller is free only because another thread waits in its place. Asynchronous I/O is when
+//! `parse` when the task is done. That is an asynchronous *call*, not asynchronous I/O: by
+//! the classic definition (Stevens, *Unix Network Programming*, 6.2) it is still synchronous
+//! I/O. A worker thread calls `recv` and is blocked through both phases, 等待数据 wait data
+//! and 拷贝数据 copy data; the caller is free only because another thread waits in its
+//! place. Asynchronous I/O is when
 //! the *kernel* does both phases and tells you when the data is already in your buffer. On
 //! Linux that interface is io_uring: you submit "receive into this buffer", and what comes
 //! back is a completion, "done, n bytes", not "ready, try now" (readiness, as in 五).
@@ -15,7 +17,7 @@
 //! | `Pool`, `Future` | [`pool`]           | the notes' pool, futures and callbacks              |
 //! | the notes' demo  | [`example`]        | four `n -> n*n` tasks, a `parse` callback            |
 //! | `--backend uring`| [`uring`]          | nobody: the kernel; one thread handles completions  |
-//! | `--backend pool` | [`pool_server`]    | `--workers N` threads, each blocked in one `recv`   |
+//! | `--backend pool` | [`pool_server`]    | `--workers N` threads, each blocked in one `recv`: blocking I/O, asynchronous calls |
 //! | the ring itself  | [`ring`]           | submission, full queue, completions                 |
 //! | availability     | [`probe`]          | is io_uring allowed here? else fall back to `pool`  |
 //! | client           | [`client`], [`uring_client`], [`pool_client`] | `>>: `, or load on the ring |
@@ -23,7 +25,7 @@
 //! Run it:
 //!
 //! ```text
-//! cargo run --example pool_callbacks                                   # the notes' program
+//! cargo run --example pool_callbacks                                   # the notes' program (src/example.rs)
 //! cargo run -p async-callback --bin server                             # uring (default)
 //! cargo run -p async-callback --bin server -- --backend pool --workers 2
 //! cargo run -p async-callback --bin client                             # the >>: client
@@ -47,6 +49,9 @@ pub mod ring;
 pub mod uring;
 pub mod uring_client;
 
+#[cfg(test)]
+mod test_servers;
+
 use clap::{Parser, ValueEnum};
 use protocol::cli::{ClientOpts, ServerOpts};
 use std::ffi::OsString;
@@ -60,6 +65,7 @@ pub enum Backend {
     /// io_uring: the kernel waits and copies, we handle completions (true asynchronous I/O).
     Uring,
     /// The notes' pool: each connection's blocking loop is a task, a callback logs its end.
+    /// Blocking I/O on worker threads, asynchronous only in how it is called.
     Pool,
 }
 

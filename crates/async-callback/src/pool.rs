@@ -1,11 +1,9 @@
 //! The notes' `ThreadPoolExecutor`: `submit` returns a future, `add_done_callback` hangs work
-//! on its completion (六 异步IO, "异步调用 + 回调", and 四、池 of the summary).
+//! on the end of its task (六 异步IO, "异步调用 + 回调", and 七, item 4 of the summary).
 //!
-//! ```text
-//! t = ThreadPoolExecutor(4)            let pool = Pool::new(4);
-//! future1 = t.submit(task, 1)          let future1 = pool.submit(|| task(1));
-//! future1.add_done_callback(parse)     future1.add_done_callback(parse);
-//! ```
+//! The names map one to one: the notes' executor of four workers is `Pool::new(4)`; their
+//! `submit(task, 1)` is `pool.submit(|| task(1))`, returning a [`Future`]; and hanging
+//! `parse` on it is `future.add_done_callback(parse)`.
 //!
 //! The rules are Python's (`concurrent.futures`), and each has a unit test below:
 //! - a callback added *before* the task finishes runs on the worker that finished it, right
@@ -22,45 +20,101 @@
 //! crate docs. Production code would use a runtime's `spawn` and `.await` (tokio, async-std);
 //! callbacks are how JavaScript and Twisted did it before `async`/`await`.
 
+use crossbeam_channel::{Receiver, Sender};
 use std::any::Any;
-use std::cell::RefCell;
 use std::fmt;
+use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
-use threadpool::ThreadPool;
+
+/// A queued task, already wrapped so that it cannot panic (see [`Pool::submit`]).
+type Job = Box<dyn FnOnce() + Send>;
 
 /// A fixed set of worker threads that run submitted tasks, as `ThreadPoolExecutor(n)`.
+///
+/// We start the threads ourselves (`std::thread::Builder`) rather than use a pool crate:
+/// starting a thread can fail (the process's thread or memory limit), and a load client that
+/// asks for a worker per connection must count a thread it cannot start as a failed
+/// connection, not panic. (The `threadpool` crate unwraps every spawn internally.)
 ///
 /// Dropping the pool does not cancel anything: queued tasks still run and the workers exit
 /// once the queue is empty. Call [`join`](Pool::join) to wait for them, as `shutdown(wait=True)`.
 pub struct Pool {
-    threads: ThreadPool,
-    names: Arc<WorkerNames>,
+    /// The queue every worker takes its next task from.
+    queue: Sender<Job>,
+    /// Tasks queued or running, and the signal `join` waits for.
+    busy: Arc<Busy>,
+    /// Workers that started.
+    workers: usize,
+    /// Workers that could not be started, and why the first one could not.
+    not_started: Option<(usize, Arc<io::Error>)>,
+}
+
+#[derive(Default)]
+struct Busy {
+    count: Mutex<usize>,
+    /// Signalled when `count` drops to 0.
+    idle: Condvar,
+}
+
+impl Busy {
+    fn lock(&self) -> MutexGuard<'_, usize> {
+        // No user code runs under this lock: recover rather than spread an unrelated panic.
+        self.count.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl Pool {
-    /// A pool of `workers` threads whose workers are called `worker-0`, `worker-1`, ...
+    /// A pool of `workers` threads called `worker-0`, `worker-1`, ...
     ///
     /// # Panics
-    /// If `workers` is 0, as `ThreadPoolExecutor(0)` raises `ValueError`.
+    /// If `workers` is 0 (as `ThreadPoolExecutor(0)` raises `ValueError`), or if not one
+    /// thread could be started (as `std::thread::spawn` panics). Servers and clients use
+    /// [`Pool::start`], which never panics.
     pub fn new(workers: usize) -> Pool {
         Pool::named("worker", workers)
     }
 
-    /// A pool whose workers are called `{prefix}-0`, `{prefix}-1`, ... (see [`current_thread_name`]).
+    /// A pool whose workers are called `{prefix}-0`, `{prefix}-1`, ... (see
+    /// [`current_thread_name`]). Panics as [`Pool::new`] does.
     pub fn named(prefix: &str, workers: usize) -> Pool {
         assert!(workers > 0, "a pool needs at least one worker");
-        Pool {
-            threads: threadpool::Builder::new()
-                .num_threads(workers)
-                .thread_name(prefix.to_string())
-                .build(),
-            names: Arc::new(WorkerNames {
-                prefix: prefix.to_string(),
-                next: AtomicUsize::new(0),
-            }),
+        match Pool::start(prefix, workers) {
+            Ok(pool) => pool,
+            Err(err) => panic!("could not start a single worker thread: {err}"),
         }
+    }
+
+    /// Starts up to `workers` threads (at least one) and never panics: a thread that cannot
+    /// be started is counted in [`not_started`](Pool::not_started), and the pool runs with
+    /// those that did start. Fails only if none started.
+    pub fn start(prefix: &str, workers: usize) -> io::Result<Pool> {
+        let (queue, jobs) = crossbeam_channel::unbounded::<Job>();
+        let mut started = 0;
+        let mut not_started = None;
+        for n in 0..workers.max(1) {
+            let jobs = jobs.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("{prefix}-{n}"))
+                .spawn(move || work(&jobs));
+            match spawned {
+                Ok(_) => started += 1,
+                Err(err) => {
+                    let (count, _) = not_started.get_or_insert((0, Arc::new(err)));
+                    *count += 1;
+                }
+            }
+        }
+        if started == 0 {
+            let (_, err) = not_started.expect("no worker started, so one failed");
+            return Err(io::Error::new(err.kind(), err.to_string()));
+        }
+        Ok(Pool {
+            queue,
+            busy: Arc::default(),
+            workers: started,
+            not_started,
+        })
     }
 
     // ANCHOR: submit
@@ -72,67 +126,68 @@ impl Pool {
     {
         let future = Future::pending();
         let completer = future.clone();
-        let names = Arc::clone(&self.names);
-        self.threads.execute(move || {
-            names.label_this_thread();
+        let busy = Arc::clone(&self.busy);
+        *busy.lock() += 1;
+        let job: Job = Box::new(move || {
             // A panic is caught here, not left to kill the worker: the future records it
             // (Python stores the exception in the future) and the worker takes the next task.
             let outcome = catch_unwind(AssertUnwindSafe(task)).map_err(TaskPanicked::from_payload);
             completer.finish(outcome);
+            let mut count = busy.lock();
+            *count -= 1;
+            if *count == 0 {
+                busy.idle.notify_all();
+            }
         });
+        // Cannot fail: the workers hold the receiving end for as long as the pool exists.
+        let _ = self.queue.send(job);
         future
     }
     // ANCHOR_END: submit
 
-    /// Number of worker threads.
+    /// Number of worker threads that started.
     pub fn workers(&self) -> usize {
-        self.threads.max_count()
+        self.workers
+    }
+
+    /// How many of the workers asked for could not be started, and the first one's error.
+    pub fn not_started(&self) -> Option<(usize, &io::Error)> {
+        self.not_started.as_ref().map(|(n, err)| (*n, &**err))
     }
 
     /// Tasks running or queued right now (a snapshot: it may change a moment later).
     pub fn busy(&self) -> usize {
-        self.threads.active_count() + self.threads.queued_count()
+        *self.busy.lock()
     }
 
     /// Waits until every task submitted so far, and the callbacks it ran, has finished.
     pub fn join(&self) {
-        self.threads.join();
+        let mut count = self.busy.lock();
+        while *count > 0 {
+            count = self
+                .busy
+                .idle
+                .wait(count)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
     }
 }
 
-/// Gives each worker a name of its own the first time it runs a task.
-///
-/// `threadpool` names every worker alike; the notes' demo prints *which* worker ran each
-/// task and callback (`current_thread().name`), so we number them ourselves.
-struct WorkerNames {
-    prefix: String,
-    next: AtomicUsize,
-}
-
-thread_local! {
-    /// This thread's worker name, once a pool has given it one.
-    static WORKER_NAME: RefCell<Option<String>> = const { RefCell::new(None) };
-}
-
-impl WorkerNames {
-    fn label_this_thread(&self) {
-        WORKER_NAME.with(|name| {
-            let mut name = name.borrow_mut();
-            if name.is_none() {
-                let n = self.next.fetch_add(1, Ordering::Relaxed);
-                *name = Some(format!("{}-{n}", self.prefix));
-            }
-        });
+/// A worker's life: take the next task, run it, until the pool is dropped and the queue is
+/// empty. Jobs catch their own panics (and their callbacks'), so a worker never dies early.
+fn work(jobs: &Receiver<Job>) {
+    for job in jobs {
+        job();
     }
 }
 
 /// The current thread's name, as Python's `current_thread().name`: `worker-2` on a pool
-/// worker, `main` on the main thread, the std name (or `unnamed`) elsewhere.
+/// worker, `main` on the main thread, or `unnamed`.
 pub fn current_thread_name() -> String {
-    WORKER_NAME
-        .with(|name| name.borrow().clone())
-        .or_else(|| std::thread::current().name().map(str::to_string))
-        .unwrap_or_else(|| "unnamed".to_string())
+    std::thread::current()
+        .name()
+        .unwrap_or("unnamed")
+        .to_string()
 }
 
 // ANCHOR: future

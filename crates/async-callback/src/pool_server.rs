@@ -18,11 +18,11 @@
 //! connection for its whole life.
 
 use crate::pool::{current_thread_name, Pool};
+use protocol::accept::{Episode, Next, BACK_OFF};
 use protocol::limits::READ_SIZE;
 use std::fmt;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::time::Duration;
 
 /// What one connection's task returns to its callback.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,15 +47,32 @@ impl fmt::Display for Served {
 
 // ANCHOR: accept_loop
 pub fn run(listener: TcpListener, workers: usize) -> crate::Result<()> {
-    let pool = Pool::named("worker", workers);
+    let pool = Pool::start("worker", workers)?;
+    if let Some((missing, err)) = pool.not_started() {
+        protocol::log!(
+            "{missing} of {workers} workers could not be started ({err}); serving with fewer"
+        );
+    }
+    let workers = pool.workers();
+    let mut episode = Episode::new();
     loop {
         // Wait data + copy data for a connection: the accept loop's own blocking call.
         let (stream, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            Err(err) => {
-                accept_failed(&err);
-                continue;
+            Ok(accepted) => {
+                episode.accepted();
+                accepted
             }
+            // Every connection is one task, queued or running: `busy` is how many are open.
+            Err(err) => match episode.failed(&err, Some(pool.busy())) {
+                // A blocking listener never says WouldBlock; if it did, accept again.
+                Next::Again | Next::Drained => continue,
+                // Out of descriptors or memory: the connection stays queued, so accepting
+                // at once would fail again. The workers go on serving meanwhile.
+                Next::BackOff => {
+                    std::thread::sleep(BACK_OFF);
+                    continue;
+                }
+            },
         };
         let busy = pool.busy();
         if busy >= workers {
@@ -80,22 +97,6 @@ pub fn run(listener: TcpListener, workers: usize) -> crate::Result<()> {
     }
 }
 // ANCHOR_END: accept_loop
-
-/// A failed `accept` costs no one else: log it, and pause if descriptors ran out (the waiting
-/// connection stays queued, so an immediate retry would spin).
-fn accept_failed(err: &std::io::Error) {
-    // ECONNABORTED: the client gave up between its handshake and our accept. EINTR: retry.
-    if matches!(
-        err.kind(),
-        ErrorKind::ConnectionAborted | ErrorKind::Interrupted
-    ) {
-        return;
-    }
-    protocol::log!("accept failed: {err}");
-    if matches!(err.raw_os_error(), Some(libc::EMFILE | libc::ENFILE)) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 // ANCHOR: talk
 /// One connection's communication loop (通信循环), run by a worker. The worker is blocked in
@@ -135,6 +136,7 @@ fn talk(mut stream: TcpStream, peer: SocketAddr) -> Served {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn talk_answers_until_eof_and_reports_what_it_served() {

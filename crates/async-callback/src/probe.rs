@@ -1,6 +1,7 @@
 //! Is io_uring usable here, and if not, what then?
 //!
-//! io_uring is new (Linux 5.1, 2019; accept, send and recv on sockets since 5.5-5.6), and it
+//! io_uring is new (Linux 5.1, 2019; its socket operations came later: SENDMSG and RECVMSG
+//! in 5.3, ACCEPT and CONNECT in 5.5, SEND and RECV in 5.6, which is what we need), and it
 //! is often switched off: container runtimes' default seccomp profiles block its three system
 //! calls, and the `kernel.io_uring_disabled` sysctl (Linux 6.6) can forbid it for everyone
 //! (2) or for all but one group (1). So we *probe* rather than assume, as io-uring's own

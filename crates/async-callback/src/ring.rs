@@ -11,9 +11,14 @@
 //! The rule that makes this `unsafe`: once a request naming a buffer is queued, the kernel may
 //! write into (or read from) that buffer at any moment until its completion arrives. The
 //! buffer must stay alive and in place until then, which is why every buffer here is owned by
-//! its in-flight operation. A full SQ is not an error: we hand what is queued to the kernel
+//! its in-flight operation. Dropping the ring does not change that: closing its descriptor
+//! does not wait for the requests in flight, which the kernel cancels in the background and
+//! may still complete (writing into their buffers) after `close` has returned. So on an
+//! error path, a buffer the kernel may still hold is leaked on purpose, and counted in
+//! [`Stats::leaked`]; freeing it could hand the kernel memory that is already reused. A full SQ is not an error: we hand what is queued to the kernel
 //! to make room, and if even that is refused (the kernel is busy until we reap completions),
-//! the request waits in a backlog and goes first on the next turn.
+//! the request waits in a backlog. Order is kept: while anything waits in the backlog, newer
+//! requests queue behind it, so a cancel never overtakes the request it cancels.
 
 use io_uring::{squeue, IoUring};
 use std::collections::VecDeque;
@@ -31,6 +36,11 @@ const CQ_PER_SQ: u32 = 8;
 pub struct Stats {
     /// Times a request found the submission queue full.
     pub sq_full: AtomicU64,
+    /// Buffers deliberately leaked on an error path because the kernel might still write
+    /// into them (see the module docs).
+    pub leaked: AtomicU64,
+    /// Requests the kernel would not take at once, kept in the backlog for a later turn.
+    pub backlogged: AtomicU64,
     /// Sends that the kernel completed with fewer bytes than asked, then resubmitted.
     pub short_sends: AtomicU64,
 }
@@ -52,6 +62,8 @@ pub struct Ring {
     /// the next turn. Their buffers are owned by operations in the caller's slab meanwhile.
     backlog: VecDeque<squeue::Entry>,
     pub stats: Arc<Stats>,
+    /// Fault injection for tests: see [`Ring::refuse_early_submits`].
+    refuse_early: bool,
 }
 
 impl Ring {
@@ -73,53 +85,93 @@ impl Ring {
             ring,
             backlog: VecDeque::new(),
             stats,
+            refuse_early: false,
         })
+    }
+
+    /// For tests: from now on, every submit made to make room in a full SQ is refused, as a
+    /// kernel that holds overflowed completions refuses one with EBUSY (this machine's never
+    /// did in our tests, so without this a test would not see the backlog used). Requests
+    /// then reach the kernel only a queue's worth per `submit_and_wait`.
+    #[cfg(test)]
+    pub(crate) fn refuse_early_submits(&mut self) {
+        self.refuse_early = true;
     }
 
     // ANCHOR: push
     /// Queues a request; it reaches the kernel at the next [`submit_and_wait`](Ring::submit_and_wait).
+    ///
+    /// Requests reach the kernel in the order they were pushed. That matters: a cancel that
+    /// overtook the receive it cancels would find nothing to cancel, and the receive, queued
+    /// after it, would wait for ever on a silent peer.
     ///
     /// # Safety
     /// Every buffer, address or timespec `entry` points to must stay alive, unmoved and
     /// otherwise untouched until the completion carrying `entry`'s `user_data` has been
     /// returned by `submit_and_wait` (or, for a static, forever).
     pub unsafe fn push(&mut self, entry: squeue::Entry) {
-        if self.try_push(&entry) {
+        // Older requests held back go first; only once they are all in the SQ may this one
+        // follow them.
+        if self.queue_backlog() && try_push(&mut self.ring, &entry) {
             return;
         }
         // The SQ is full. Submitting hands its requests to the kernel and empties it.
         Stats::count(&self.stats.sq_full);
-        match self.ring.submit() {
-            Ok(_) if self.try_push(&entry) => return,
-            Ok(_) => {}
-            // EBUSY: the kernel holds overflowed completions and takes nothing new until we
-            // reap them. EAGAIN: it is short of memory for requests. Either way: retry later.
-            Err(err) if matches!(err.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => {}
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            Err(err) => protocol::log!("io_uring_enter with a full submission queue: {err}"),
+        if self.submit_early() && self.queue_backlog() && try_push(&mut self.ring, &entry) {
+            return;
         }
+        // The kernel would not take more for now: wait in line, behind every older request.
+        Stats::count(&self.stats.backlogged);
         self.backlog.push_back(entry);
     }
     // ANCHOR_END: push
 
-    fn try_push(&mut self, entry: &squeue::Entry) -> bool {
-        // SAFETY: `push`'s caller vouched for what `entry` points to, and every entry in the
-        // backlog came through `push`.
-        unsafe { self.ring.submission().push(entry).is_ok() }
-    }
-
-    // ANCHOR: wait
-    /// Submits every queued request, waits for at least one completion, and puts every
-    /// completion that has arrived into `completed` as `(user_data, result)`.
-    pub fn submit_and_wait(&mut self, completed: &mut Vec<(u64, i32)>) -> io::Result<()> {
+    /// Moves held-back requests into the SQ, oldest first, while it has room. True when the
+    /// backlog is empty, so that a new request may go next without overtaking anyone.
+    fn queue_backlog(&mut self) -> bool {
         while let Some(entry) = self.backlog.front() {
-            let entry = entry.clone();
-            if !self.try_push(&entry) {
-                break; // still full: the rest waits one more turn
+            if !try_push(&mut self.ring, entry) {
+                return false;
             }
             self.backlog.pop_front();
         }
-        match self.ring.submit_and_wait(1) {
+        true
+    }
+
+    /// Hands the queued requests to the kernel without waiting, to make room in the SQ.
+    /// True if it took some.
+    fn submit_early(&mut self) -> bool {
+        if self.refuse_early {
+            return false; // as a kernel answering EBUSY would (see `refuse_early_submits`)
+        }
+        match self.ring.submit() {
+            Ok(taken) => taken > 0,
+            // EBUSY: the kernel holds overflowed completions and takes nothing new until we
+            // reap them. EAGAIN: it is short of memory for requests. Either way: retry later.
+            Err(err) if matches!(err.raw_os_error(), Some(libc::EBUSY | libc::EAGAIN)) => false,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => false,
+            Err(err) => {
+                protocol::log!("io_uring_enter with a full submission queue: {err}");
+                false
+            }
+        }
+    }
+
+    // ANCHOR: wait
+    /// Submits every queued request, waits for at least one completion (unless requests are
+    /// still held back), and puts every completion that has arrived into `completed` as
+    /// `(user_data, result)`.
+    pub fn submit_and_wait(&mut self, completed: &mut Vec<(u64, i32)>) -> io::Result<()> {
+        // Empty the backlog into the SQ, submitting as it fills, until the kernel refuses.
+        // Each early submit takes a whole SQ of requests, so this ends; what is still held
+        // back goes first on the next turn.
+        while !self.queue_backlog() && self.submit_early() {}
+        // Wait for a completion only when nothing is held back. Otherwise do not wait: the
+        // requests just submitted may never complete (a receive from a silent peer), and
+        // those still in the backlog (the client's time-out tick among them) would wait
+        // with us. Submitting and reaping at once brings their turn.
+        let want = usize::from(self.backlog.is_empty());
+        match self.ring.submit_and_wait(want) {
             Ok(_) => {}
             // A signal woke us: whatever completed is still in the CQ.
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -137,6 +189,13 @@ impl Ring {
         Ok(())
     }
     // ANCHOR_END: wait
+}
+
+/// Puts `entry` in the SQ if it has room.
+fn try_push(ring: &mut IoUring, entry: &squeue::Entry) -> bool {
+    // SAFETY: every entry comes through `Ring::push`, whose caller vouched for what it points
+    // to until its completion, whether it goes into the SQ now or from the backlog later.
+    unsafe { ring.submission().push(entry).is_ok() }
 }
 
 /// `IORING_RECVSEND_POLL_FIRST` (Linux 5.19): "wait for data before trying". The io-uring

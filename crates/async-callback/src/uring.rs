@@ -24,7 +24,8 @@
 //! - a send may complete short: the rest is resubmitted from the offset (the notes' `send`
 //!   forgets this, `sendall` does not);
 //! - a negative result is `-errno`: logged, and that connection's slot, buffer and descriptor
-//!   are freed by dropping its operation;
+//!   are freed by dropping its operation, which is safe because it has completed; on a fatal
+//!   ring error the operations still in flight are leaked instead (see `Drop for Server`);
 //! - backpressure for free: a connection's next receive is submitted only once its reply is
 //!   all sent, so a client that never reads costs one 1 KiB buffer, not a growing queue;
 //! - one thread serves every client (`grep Threads /proc/PID/status`).
@@ -35,6 +36,7 @@
 
 use crate::ring::{self, errno, Ring, Stats};
 use io_uring::{opcode, types};
+use protocol::accept::{Episode, Next, BACK_OFF};
 use protocol::limits::READ_SIZE;
 use slab::Slab;
 use socket2::{SockAddr, SockAddrStorage, SockRef};
@@ -48,9 +50,12 @@ const ACCEPTS_IN_FLIGHT: usize = 16;
 /// Submission queue slots. Requests beyond this in one turn are submitted early (see `ring`).
 const SQ_ENTRIES: u32 = 1024;
 
-/// How long to pause accepting after running out of descriptors (EMFILE, ENFILE): the
-/// waiting connection stays queued, and an accept resubmitted at once would fail again.
-static ACCEPT_BACKOFF: types::Timespec = types::Timespec::new().nsec(50_000_000);
+/// How long to pause accepting after running out of descriptors or memory: the waiting
+/// connection stays queued, and an accept resubmitted at once would fail again. The shared
+/// [`BACK_OFF`], as a timespec the kernel can point to for as long as it likes.
+static ACCEPT_BACKOFF: types::Timespec = types::Timespec::new()
+    .sec(BACK_OFF.as_secs())
+    .nsec(BACK_OFF.subsec_nanos());
 
 /// Knobs the tests turn; the binary uses [`Config::default`].
 #[derive(Debug, Clone)]
@@ -94,7 +99,7 @@ struct Conn {
 enum Op {
     /// Waiting for a connection on the listener; the kernel writes the peer's address here.
     Accept(Box<PeerAddr>),
-    /// A pause before accepting again, after running out of descriptors.
+    /// A pause before accepting again, after running out of descriptors or memory.
     AcceptBackoff(Box<PeerAddr>),
     /// Receiving into `conn.buf`.
     Recv(Conn),
@@ -136,18 +141,42 @@ pub fn run(listener: TcpListener, config: Config) -> crate::Result<()> {
         recv_flags: ring::poll_first(),
         ops: Slab::with_capacity(1024),
         listener,
+        accept_episode: Episode::new(),
         config,
     };
     server.serve()
 }
 
 struct Server {
+    /// Dropped before `ops`, but that protects nothing: see `Drop for Server`.
     ring: Ring,
     /// Flags for every receive (see [`ring::poll_first`]).
     recv_flags: u16,
     ops: Slab<Op>,
     listener: TcpListener,
+    /// The run of failed accepts in progress, logged once (all accepts in flight share it).
+    accept_episode: Episode,
     config: Config,
+}
+
+/// `serve` returns only on a fatal ring error, with every operation in the slab still in
+/// flight: the kernel may still write into their buffers and peer addresses, even after the
+/// ring's descriptor is closed (closing does not wait for them). Leak them, on purpose and
+/// counted, rather than free memory the kernel may write into. Their sockets stay open with
+/// them; the process is about to report the error and exit.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let in_flight = std::mem::take(&mut self.ops);
+        if !in_flight.is_empty() {
+            let n = in_flight.len() as u64;
+            self.config
+                .stats
+                .leaked
+                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+            protocol::log!("leaving {n} operations' buffers to the kernel (leaked, not freed)");
+            std::mem::forget(in_flight);
+        }
+    }
 }
 
 impl Server {
@@ -187,22 +216,25 @@ impl Server {
 
     fn on_accept(&mut self, mut peer_addr: Box<PeerAddr>, result: i32) {
         if result < 0 {
-            let err = errno(result);
-            protocol::log!("accept failed: {err}");
-            if matches!(
-                -result,
-                libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM
-            ) {
-                let key = self.ops.insert(Op::AcceptBackoff(peer_addr));
-                let entry = opcode::Timeout::new(&ACCEPT_BACKOFF).build();
-                // SAFETY: the timespec is a static, alive forever.
-                unsafe { self.ring.push(entry.user_data(key as u64)) };
-            } else {
-                // ECONNABORTED (the client gave up before we accepted) and the like.
-                self.submit_accept(peer_addr);
+            let open = self.open_connections();
+            match self.accept_episode.failed(&errno(result), Some(open)) {
+                // ECONNABORTED (the client gave up before we accepted) and the like: that
+                // connection only. (An accept completion never says WouldBlock: the kernel
+                // waited for us; if it did, asking again is right too.)
+                Next::Again | Next::Drained => self.submit_accept(peer_addr),
+                // Out of descriptors or memory (or unknown): every accept in flight will
+                // meet the same wall, and each pauses on its own timer; `Episode` logs the
+                // first and counts the rest.
+                Next::BackOff => {
+                    let key = self.ops.insert(Op::AcceptBackoff(peer_addr));
+                    let entry = opcode::Timeout::new(&ACCEPT_BACKOFF).build();
+                    // SAFETY: the timespec is a static, alive forever.
+                    unsafe { self.ring.push(entry.user_data(key as u64)) };
+                }
             }
             return;
         }
+        self.accept_episode.accepted();
         // SAFETY: a non-negative accept result is a new descriptor that nothing else owns.
         let fd = unsafe { OwnedFd::from_raw_fd(result) };
         let peer = peer_addr.take();
@@ -231,6 +263,14 @@ impl Server {
         });
     }
 
+    /// Connections open now: each has exactly one operation in flight, a receive or a send.
+    fn open_connections(&self) -> usize {
+        self.ops
+            .iter()
+            .filter(|(_, op)| matches!(op, Op::Recv(_) | Op::Send { .. }))
+            .count()
+    }
+
     // ANCHOR: on_recv
     fn on_recv(&mut self, mut conn: Conn, result: i32) {
         match result {
@@ -246,7 +286,8 @@ impl Server {
             // No WouldBlock here: the kernel waited for us. EINTR cannot reach a completion
             // in practice; if it did, the request is simply made again.
             _ if -result == libc::EINTR => self.submit_recv(conn),
-            // ECONNRESET and friends: this connection only. Dropping it frees all it holds.
+            // ECONNRESET and friends: this connection only. Its operation has completed, so
+            // the kernel holds nothing of it: dropping it frees all it holds.
             _ => protocol::log!("[{}] recv failed: {}", conn.peer, errno(result)),
         }
     }

@@ -1,8 +1,10 @@
 //! The load client on io_uring: every connection driven from one thread, by completions.
 //!
-//! Each connection has two operation slots, so its `user_data` is `conn * 2 + slot`:
+//! Each connection has two operation slots, and its cancels are counted apart, so its
+//! `user_data` is `conn * 4 + slot`:
 //! - **out**: first the connect, then the sends of each message;
-//! - **in**: the receives of each reply.
+//! - **in**: the receives of each reply;
+//! - **cancel**: the cancels of a failed connection's operations.
 //!
 //! A round submits the send and the receive together, so a large message never deadlocks
 //! against a server that stops reading until its replies are taken (backpressure). The reply
@@ -11,7 +13,8 @@
 //! is resubmitted from its offset, as in the server.
 //!
 //! Time-outs are a completion too: a `Timeout` request fires every [`TICK`]; its handler fails
-//! every connection that made no progress for `--timeout` and *cancels* its operations
+//! every connection whose connect or round trip has not finished within `--timeout` of its
+//! start (a whole round, however many bytes trickled in meanwhile) and *cancels* its operations
 //! (`AsyncCancel`). The kernel answers the cancelled ones with `-ECANCELED`; only when both
 //! slots are empty is the socket closed, because until then the kernel may still touch its
 //! buffers. Connects go out [`CONNECTS_IN_FLIGHT`] at a time, below the server's listen queue.
@@ -21,8 +24,10 @@ use io_uring::{opcode, types};
 use protocol::cli::LoadPlan;
 use protocol::load::{reply_matches, Messages, Tally};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::mem::ManuallyDrop;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Connects in flight at once: well under the server's listen queue (`BACKLOG`), so a burst
@@ -35,27 +40,33 @@ const SQ_ENTRIES: u32 = 1024;
 /// How often time-outs are checked: every 100 ms.
 static TICK: types::Timespec = types::Timespec::new().nsec(100_000_000);
 
-/// `user_data` of the periodic tick, and of every cancel request (whose own answer we ignore:
-/// the cancelled operation reports for itself). Connection keys are far below these.
+/// `user_data` of the periodic tick. Connection keys are far below it.
 const TICK_KEY: u64 = u64::MAX;
-const CANCEL_KEY: u64 = u64::MAX - 1;
 
-/// A connection's two operation slots.
+/// What a connection's `user_data` names: one of its two operation slots, or a cancel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Slot {
     /// Connect, then send.
     Out = 0,
     /// Receive.
     In = 1,
+    /// A cancel of one of the two. Its own answer only says whether it found its target (the
+    /// cancelled operation reports for itself); we count it home so that the tick never
+    /// piles a second cancel behind one still waiting to reach the kernel.
+    Cancel = 2,
 }
 
 fn key(conn: usize, slot: Slot) -> u64 {
-    (conn as u64) << 1 | slot as u64
+    (conn as u64) << 2 | slot as u64
 }
 
 fn split_key(key: u64) -> (usize, Slot) {
-    let slot = if key & 1 == 0 { Slot::Out } else { Slot::In };
-    ((key >> 1) as usize, slot)
+    let slot = match key & 3 {
+        0 => Slot::Out,
+        1 => Slot::In,
+        _ => Slot::Cancel,
+    };
+    ((key >> 2) as usize, slot)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,20 +92,33 @@ struct Conn {
     got: usize,
     rounds: u64,
     round_start: Instant,
-    /// When this connection last made progress: the time-out is measured from here.
-    progress: Instant,
+    /// When the connect or the round in progress must have finished: its start plus
+    /// `--timeout`. Bytes arriving meanwhile do not move it, so a server that trickles a
+    /// reply one byte at a time cannot keep a round alive for ever.
+    deadline: Instant,
     /// Which slots the kernel holds an operation for.
     out_busy: bool,
     in_busy: bool,
+    /// Cancels submitted for this connection whose answers have not come back yet.
+    cancels: u8,
 }
 
 /// Runs the load plan against `addr` and prints the summary.
 pub fn run(addr: SocketAddr, plan: &LoadPlan) -> crate::Result<()> {
+    // One descriptor per connection: `--conns 10000` needs more than the usual soft limit.
+    if let Err(err) = raise_fd_limit() {
+        eprintln!("could not raise the descriptor limit: {err}");
+    }
+    run_on(Ring::new(SQ_ENTRIES, Arc::default())?, addr, plan)
+}
+
+/// [`run`] on a ring the caller made: a test gives it a 2-slot submission queue.
+fn run_on(ring: Ring, addr: SocketAddr, plan: &LoadPlan) -> crate::Result<()> {
     let start = Instant::now();
     let mut driver = Driver {
-        ring: Ring::new(SQ_ENTRIES, Default::default())?,
+        ring,
         recv_flags: ring::poll_first(),
-        target: Box::new(SockAddr::from(addr)),
+        target: ManuallyDrop::new(Box::new(SockAddr::from(addr))),
         conns: (0..plan.conns)
             .map(|i| Conn {
                 phase: Phase::Waiting,
@@ -106,9 +130,10 @@ pub fn run(addr: SocketAddr, plan: &LoadPlan) -> crate::Result<()> {
                 got: 0,
                 rounds: 0,
                 round_start: start,
-                progress: start,
+                deadline: start,
                 out_busy: false,
                 in_busy: false,
+                cancels: 0,
             })
             .collect(),
         plan,
@@ -134,14 +159,15 @@ pub fn run(addr: SocketAddr, plan: &LoadPlan) -> crate::Result<()> {
         .report(plan.json)
 }
 
-/// Everything the load loop owns. The ring is the first field, so it is dropped (and its
-/// requests cancelled) before the buffers and the address its requests point to.
+/// Everything the load loop owns. On a normal end nothing is in flight; on an error the
+/// kernel may still hold buffers of ours, and `Drop for Driver` leaks them.
 struct Driver<'a> {
     ring: Ring,
     /// Flags for every receive (see [`ring::poll_first`]).
     recv_flags: u16,
-    /// The server's address, boxed: connect requests point to it.
-    target: Box<SockAddr>,
+    /// The server's address, boxed: connect requests point to it. Freed by `Drop for Driver`
+    /// only if no connect is in flight.
+    target: ManuallyDrop<Box<SockAddr>>,
     conns: Vec<Conn>,
     plan: &'a LoadPlan,
     start: Instant,
@@ -152,19 +178,58 @@ struct Driver<'a> {
     finished: usize,
 }
 
+/// The run ends normally only once every connection is `Finished`, with nothing in flight.
+/// It can also end early, on a fatal ring error, with operations in flight. Dropping the ring
+/// does not wait for them: the kernel cancels them in the background and may still write
+/// into a reply buffer (or read the address of a connect) after its descriptor is closed. So
+/// whatever it may still touch is leaked, on purpose and counted, rather than freed.
+impl Drop for Driver<'_> {
+    fn drop(&mut self) {
+        let mut leaked = 0;
+        let mut connecting = false;
+        for conn in &mut self.conns {
+            if conn.out_busy || conn.in_busy {
+                connecting |= conn.phase == Phase::Connecting;
+                std::mem::forget(std::mem::take(&mut conn.message));
+                std::mem::forget(std::mem::take(&mut conn.reply));
+                // The socket too: an operation in flight names its descriptor number, which
+                // a later `socket` call could otherwise reuse.
+                std::mem::forget(conn.fd.take());
+                leaked += 2;
+            }
+        }
+        if !connecting {
+            // SAFETY: no connect is in flight, so nothing points to the address any more;
+            // it is dropped once, here.
+            unsafe { ManuallyDrop::drop(&mut self.target) };
+        } else {
+            leaked += 1;
+        }
+        if leaked > 0 {
+            self.ring
+                .stats
+                .leaked
+                .fetch_add(leaked, std::sync::atomic::Ordering::Relaxed);
+            eprintln!("leaving {leaked} buffers to the kernel (leaked, not freed)");
+        }
+    }
+}
+
 impl Driver<'_> {
     // ANCHOR: client_complete
     fn complete(&mut self, user_data: u64, result: i32) {
-        match user_data {
-            TICK_KEY => return self.on_tick(),
-            CANCEL_KEY => return,
-            _ => {}
+        if user_data == TICK_KEY {
+            return self.on_tick();
         }
         let (i, slot) = split_key(user_data);
         let conn = &mut self.conns[i];
         match slot {
             Slot::Out => conn.out_busy = false,
             Slot::In => conn.in_busy = false,
+            Slot::Cancel => {
+                conn.cancels -= 1;
+                return;
+            }
         }
         match (conn.phase, slot) {
             (Phase::Connecting, Slot::Out) => self.on_connect(i, result),
@@ -193,7 +258,6 @@ impl Driver<'_> {
             return self.fail(i, send_error(result));
         }
         let conn = &mut self.conns[i];
-        conn.progress = Instant::now();
         conn.sent += result as usize;
         if conn.sent < conn.message.len() {
             self.submit_send(i); // short send: the rest, from the offset
@@ -210,7 +274,6 @@ impl Driver<'_> {
             return self.fail(i, errno(result).to_string());
         }
         let conn = &mut self.conns[i];
-        conn.progress = Instant::now();
         conn.got += result as usize;
         if conn.got < conn.reply.len() {
             self.submit_recv(i); // the reply came in pieces: read the rest by its length
@@ -238,7 +301,7 @@ impl Driver<'_> {
         conn.sent = 0;
         conn.got = 0;
         conn.round_start = Instant::now();
-        conn.progress = conn.round_start;
+        conn.deadline = conn.round_start + self.plan.timeout;
         self.submit_send(i);
         self.submit_recv(i);
     }
@@ -253,20 +316,28 @@ impl Driver<'_> {
             self.connecting -= 1;
         }
         conn.phase = Phase::Closing;
+        self.cancel(i);
+        self.close_if_idle(i);
+    }
+
+    /// Asks the kernel to cancel whatever it still holds for connection `i`. Harmless if the
+    /// operation has completed meanwhile (the cancel then finds nothing: `-ENOENT`).
+    fn cancel(&mut self, i: usize) {
+        let conn = &mut self.conns[i];
         for (busy, slot) in [(conn.out_busy, Slot::Out), (conn.in_busy, Slot::In)] {
             if busy {
+                conn.cancels += 1;
                 let entry = opcode::AsyncCancel::new(key(i, slot)).build();
                 // SAFETY: a cancel request points to no memory.
-                unsafe { self.ring.push(entry.user_data(CANCEL_KEY)) };
+                unsafe { self.ring.push(entry.user_data(key(i, Slot::Cancel))) };
             }
         }
-        self.close_if_idle(i);
     }
 
     fn close_if_idle(&mut self, i: usize) {
         let conn = &mut self.conns[i];
         if conn.phase == Phase::Closing && !conn.out_busy && !conn.in_busy {
-            conn.fd = None; // closes the socket: the kernel holds nothing of ours any more
+            conn.fd = None; // closes the socket: both slots came home, the kernel holds nothing
             conn.phase = Phase::Finished;
             self.finished += 1;
         }
@@ -277,8 +348,19 @@ impl Driver<'_> {
         for i in 0..self.conns.len() {
             let conn = &self.conns[i];
             let active = matches!(conn.phase, Phase::Connecting | Phase::Talking);
-            if active && now.duration_since(conn.progress) > self.plan.timeout {
-                self.fail(i, format!("no progress for {:?}", self.plan.timeout));
+            if active && now >= conn.deadline {
+                let what = if conn.phase == Phase::Connecting {
+                    "connect"
+                } else {
+                    "round trip"
+                };
+                self.fail(i, format!("{what} not done within {:?}", self.plan.timeout));
+            } else if conn.phase == Phase::Closing && conn.cancels == 0 {
+                // Cancelled before, yet something is still in flight: cancel it again. One
+                // cancel can miss (it may reach the kernel before the operation it names, or
+                // the operation may be between two attempts); until both slots come home the
+                // connection cannot finish, and nor can the run.
+                self.cancel(i);
             }
         }
         if self.finished < self.conns.len() {
@@ -312,10 +394,10 @@ impl Driver<'_> {
             conn.fd = Some(fd);
             conn.phase = Phase::Connecting;
             conn.out_busy = true;
-            conn.progress = Instant::now();
+            conn.deadline = Instant::now() + self.plan.timeout;
             self.connecting += 1;
-            // SAFETY: the address is boxed in the driver, which outlives every request (the
-            // ring is dropped first), and is never written.
+            // SAFETY: the address is boxed in the driver and never written; it is freed only
+            // when no connect is in flight (see `Drop for Driver`), else leaked.
             unsafe { self.ring.push(entry) };
         }
     }
@@ -363,6 +445,28 @@ impl Driver<'_> {
     }
 }
 
+/// Raises this process's soft descriptor limit (`RLIMIT_NOFILE`) to its hard limit, as the
+/// other load clients do: the soft limit is often 1024, the hard one far higher. Production
+/// clients are given their limit by whoever starts them (`LimitNOFILE=`, `ulimit -n`).
+fn raise_fd_limit() -> std::io::Result<()> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `getrlimit` writes one `rlimit` through a pointer to a live one.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: `setrlimit` only reads the `rlimit` it is given a pointer to.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
 fn open_socket(domain: Domain) -> std::io::Result<OwnedFd> {
     // socket2 sets close-on-exec, as std does.
     let socket = Socket::new(domain, Type::STREAM, Some(Protocol::TCP))?;
@@ -381,6 +485,7 @@ fn send_error(result: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ring::Stats;
     use protocol::cli::Stop;
     use std::time::Duration;
 
@@ -407,9 +512,9 @@ mod tests {
 
     #[test]
     fn keys_round_trip_and_never_reach_the_special_ones() {
-        for (i, slot) in [(0, Slot::Out), (0, Slot::In), (9_999, Slot::In)] {
+        for (i, slot) in [(0, Slot::Out), (0, Slot::In), (9_999, Slot::Cancel)] {
             assert_eq!(split_key(key(i, slot)), (i, slot));
-            assert!(key(i, slot) < CANCEL_KEY);
+            assert!(key(i, slot) < TICK_KEY);
         }
     }
 
@@ -474,5 +579,66 @@ mod tests {
         let err = run(addr, &silent_plan).unwrap_err();
         assert!(err.to_string().contains("3 errors"), "{err}");
         drop(silent);
+    }
+
+    #[test]
+    fn a_tiny_submission_queue_against_a_silent_server_still_ends_by_the_timeout() {
+        if !available() {
+            return;
+        }
+        // The kernel completes handshakes into the listen queue; nobody ever reads or
+        // replies. A 2-slot queue (with a 16-slot completion queue) makes requests meet a
+        // full queue and wait in the ring's backlog, behind and ahead of cancels.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = silent.local_addr().unwrap();
+        let mut silent_plan = plan(200, 1, 64);
+        silent_plan.timeout = Duration::from_millis(300);
+        let stats = Arc::new(Stats::default());
+        let counters = Arc::clone(&stats);
+        let (done, ended) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let outcome = Ring::new(2, counters).and_then(|mut ring| {
+                // This machine's kernel never refuses a submit; older ones do while
+                // completions overflow (EBUSY). Refuse them here so the backlog is used.
+                ring.refuse_early_submits();
+                run_on(ring, addr, &silent_plan).map_err(std::io::Error::other)
+            });
+            let _ = done.send(outcome.map_err(|e| e.to_string()));
+        });
+        // 200 connections in one wave of connects, each failed after 300 ms without a reply:
+        // well under a second of work. Ten seconds is only the bound of this test's wait.
+        let outcome = ended
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the client was still running 10 s after its 0.3 s timeout");
+        let err = outcome.unwrap_err();
+        assert!(err.contains("200 errors"), "{err}");
+        assert!(
+            Stats::read(&stats.backlogged) > 0,
+            "the backlog was never used"
+        );
+        println!(
+            "sq_full={} backlogged={}",
+            Stats::read(&stats.sq_full),
+            Stats::read(&stats.backlogged)
+        );
+        drop(silent);
+    }
+
+    #[test]
+    fn a_trickling_server_cannot_keep_a_round_alive_past_its_timeout() {
+        if !available() {
+            return;
+        }
+        // A byte every 50 ms: progress all the time, but the 64-byte reply would take 3.2 s,
+        // ten times the 300 ms a round may take.
+        let addr = crate::test_servers::trickling(Duration::from_millis(50), 64);
+        let mut trickle_plan = plan(1, 1, 64);
+        trickle_plan.timeout = Duration::from_millis(300);
+        let started = Instant::now();
+        let err = run(addr, &trickle_plan).unwrap_err();
+        assert!(err.to_string().contains("1 errors"), "{err}");
+        // It may end a tick late, never early.
+        let took = started.elapsed();
+        assert!(took >= trickle_plan.timeout, "ended after {took:?}");
     }
 }

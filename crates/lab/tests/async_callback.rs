@@ -188,31 +188,33 @@ fn without_io_uring_the_default_falls_back_to_the_pool_and_serves() {
             let _ = lines.send(format!("stderr: {line}"));
         }
     });
+    let is_fallback =
+        |l: &str| l.starts_with("stderr: io_uring is unavailable") && l.contains("--backend pool");
     let mut seen = Vec::new();
     let mut addr = None;
-    while addr.is_none() {
+    let mut fell_back = false;
+    // The server writes the fallback line before it binds, but stdout and stderr are read by
+    // two threads, so their lines can reach this channel in either order: wait for both.
+    while addr.is_none() || !fell_back {
         let Ok(line) = received.recv_timeout(Duration::from_secs(20)) else {
             let _ = child.kill();
-            panic!("no `listening on` line; saw {seen:?}");
+            panic!("no `listening on` line or no fallback line; saw {seen:?}");
         };
-        addr = line
-            .strip_prefix("stdout: ")
-            .and_then(protocol::announce::parse_announce);
+        fell_back |= is_fallback(&line);
+        if addr.is_none() {
+            addr = line
+                .strip_prefix("stdout: ")
+                .and_then(protocol::announce::parse_announce);
+        }
         seen.push(line);
     }
-    let fell_back = seen
-        .iter()
-        .any(|l| l.starts_with("stderr: io_uring is unavailable") && l.contains("--backend pool"));
     let served = addr.map(|addr| {
         let mut stream = connect(addr)?;
         round_trip(&mut stream, b"served by the pool")
     });
     let _ = child.kill();
     let _ = child.wait();
-    assert!(
-        fell_back,
-        "no fallback line before `listening on`: {seen:?}"
-    );
+    assert!(fell_back, "no fallback line: {seen:?}");
     served.unwrap().unwrap();
 }
 
@@ -240,4 +242,53 @@ fn without_io_uring_the_load_client_falls_back_too() {
     );
     let s = common::summary(&out);
     assert_eq!((s.established, s.rounds, s.mismatches), (5, 20, 0));
+}
+
+#[test]
+fn out_of_descriptors_each_backend_backs_off_and_logs_once_per_episode() {
+    // 64 descriptors and 100 clients held open: `accept` fails with EMFILE until clients
+    // leave. The uring server has 16 accepts in flight, each failing every back-off; the
+    // pool server's workers hold 4 clients and it accepts the rest until it runs out. Either
+    // way: one line when the episode starts, one when it ends, none between.
+    const FDS: u64 = 64;
+    const OPEN: usize = 100;
+    for name in ["async-callback/uring", "async-callback/pool"] {
+        let variant = lab::variants::find(name).unwrap();
+        let server =
+            lab::process::ServerProcess::start_variant_with_fd_limit(common::lab(), variant, FDS)
+                .unwrap_or_else(|e| panic!("{e}"));
+        let conns: Vec<_> = (0..OPEN).map(|_| connect(server.addr()).unwrap()).collect();
+        let started = |l: &str| l.contains("accept: out of resources");
+        assert!(
+            server.wait_for_log(started, Duration::from_secs(10)),
+            "{name}: no episode line:\n{}",
+            server.log_text()
+        );
+        drop(conns);
+        // Accepting works again once the clients leave; the episode's end says how many
+        // attempts failed, all of them within this one episode.
+        let ended = |l: &str| l.contains("accept: accepting again after");
+        let text = || server.log_text();
+        assert!(
+            server.wait_for_log(ended, Duration::from_secs(10)),
+            "{name}: the episode never ended:\n{}",
+            text()
+        );
+        let log = text();
+        let failures: u64 = log
+            .lines()
+            .find_map(|l| {
+                l.split("accepting again after ")
+                    .nth(1)?
+                    .split(' ')
+                    .next()?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0);
+        println!("{name}: one episode of {failures} failed accepts");
+        assert_eq!(log.lines().filter(|l| started(l)).count(), 1, "{log}");
+        assert!(!log.contains("accept failed"), "a line per failure:\n{log}");
+        assert!(failures >= 1, "{log}");
+    }
 }

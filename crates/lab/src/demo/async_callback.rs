@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-/// The notes' `time.sleep(2)`.
+/// The notes' task sleeps two seconds.
 const TASK_SLEEP: Duration = Duration::from_secs(2);
 
 /// How long the first clients hold the pool's workers.
