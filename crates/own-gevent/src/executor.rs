@@ -114,25 +114,21 @@ where
         let waker = Waker::from(Arc::clone(&task));
         waker.wake_by_ref();
         let future = Box::pin(guarded);
-        ex.tasks.borrow_mut().insert(
-            id,
-            Spawned {
-                task,
-                waker,
-                future,
-            },
-        );
+        let spawned = Spawned {
+            task,
+            waker,
+            future,
+        };
+        ex.tasks.borrow_mut().insert(id, spawned);
     });
     JoinHandle { slot }
 }
 // ANCHOR_END: spawn
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    match (panic.downcast_ref::<&str>(), panic.downcast_ref::<String>()) {
-        (Some(s), _) => s.to_string(),
-        (_, Some(s)) => s.clone(),
-        _ => "(not a string)".into(),
-    }
+    let text = panic.downcast_ref::<&str>().map(|s| s.to_string());
+    text.or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
 }
 
 impl<T> Future for JoinHandle<T> {

@@ -52,6 +52,7 @@
 
 pub mod client;
 pub mod conn;
+pub mod connect;
 pub mod executor;
 pub mod net;
 pub mod reactor;

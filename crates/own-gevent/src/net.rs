@@ -14,17 +14,17 @@ use crate::reactor::{self, Direction};
 use std::future::poll_fn;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::task::Poll;
 
 /// A socket known to this thread's reactor; deleted from epoll before it is closed.
-struct Registered<S: AsRawFd> {
-    socket: S,
+pub(crate) struct Registered<S: AsRawFd> {
+    pub(crate) socket: S,
     key: usize,
 }
 
 impl<S: AsRawFd> Registered<S> {
-    fn new(socket: S) -> io::Result<Registered<S>> {
+    pub(crate) fn new(socket: S) -> io::Result<Registered<S>> {
         // SAFETY: `socket` is open, and `Drop` below deregisters it before it is closed.
         let key = reactor::with(|r| unsafe { r.register(socket.as_raw_fd()) })?;
         Ok(Registered { socket, key })
@@ -33,7 +33,7 @@ impl<S: AsRawFd> Registered<S> {
     // ANCHOR: ready
     /// Waits until the socket may be ready in `dir`: registers on the first poll and returns
     /// on the next one (after the reactor's wake). The caller tries its call again.
-    async fn ready(&self, dir: Direction) -> io::Result<()> {
+    pub(crate) async fn ready(&self, dir: Direction) -> io::Result<()> {
         let mut waiting = false;
         poll_fn(|cx| {
             if waiting {
@@ -100,49 +100,12 @@ impl TcpListener {
 }
 
 /// A connected socket whose `read` and `write_all` suspend the task.
-pub struct TcpStream(Registered<std::net::TcpStream>);
+pub struct TcpStream(pub(crate) Registered<std::net::TcpStream>);
 
 impl TcpStream {
     pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
         stream.set_nonblocking(true)?;
         Ok(TcpStream(Registered::new(stream)?))
-    }
-
-    /// Connects without blocking the thread: `connect` on a non-blocking socket returns
-    /// `EINPROGRESS` at once, the handshake completes in the kernel, and the socket turns
-    /// writable when it is done; `SO_ERROR` then says whether it worked.
-    pub async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-        let family = if addr.is_ipv4() {
-            libc::AF_INET
-        } else {
-            libc::AF_INET6
-        };
-        let kind = libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC;
-        // SAFETY: `socket` takes no pointers; a non-negative result is a new descriptor
-        // that nothing else owns, so `OwnedFd` may own (and close) it.
-        let fd = match unsafe { libc::socket(family, kind, 0) } {
-            -1 => return Err(io::Error::last_os_error()),
-            fd => unsafe { OwnedFd::from_raw_fd(fd) },
-        };
-        let stream = TcpStream(Registered::new(std::net::TcpStream::from(fd))?);
-        let (storage, len) = sockaddr(addr);
-        // SAFETY: `storage` is a sockaddr of `len` bytes for `family`, alive for the call.
-        let rc = unsafe { libc::connect(stream.fd(), (&raw const storage).cast(), len) };
-        if rc == -1 {
-            let err = io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EINPROGRESS) {
-                return Err(err);
-            }
-            stream.0.ready(Direction::Write).await?;
-            if let Some(err) = stream.0.socket.take_error()? {
-                return Err(err);
-            }
-        }
-        Ok(stream)
-    }
-
-    fn fd(&self) -> i32 {
-        self.0.socket.as_raw_fd()
     }
 
     pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
@@ -173,30 +136,4 @@ impl TcpStream {
         Ok(())
     }
     // ANCHOR_END: write_all
-}
-
-/// `addr` as the C structure `connect` takes.
-fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: all-zero bytes are a valid `sockaddr_storage` (a plain C struct).
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let len = match addr {
-        SocketAddr::V4(a) => {
-            // SAFETY: `sockaddr_storage` is larger than and aligned for any sockaddr.
-            let sin = unsafe { &mut *(&raw mut storage).cast::<libc::sockaddr_in>() };
-            sin.sin_family = libc::AF_INET as libc::sa_family_t;
-            sin.sin_port = a.port().to_be();
-            sin.sin_addr.s_addr = u32::from(*a.ip()).to_be();
-            std::mem::size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(a) => {
-            // SAFETY: as above.
-            let sin6 = unsafe { &mut *(&raw mut storage).cast::<libc::sockaddr_in6>() };
-            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            sin6.sin6_port = a.port().to_be();
-            sin6.sin6_addr.s6_addr = a.ip().octets();
-            sin6.sin6_scope_id = a.scope_id();
-            std::mem::size_of::<libc::sockaddr_in6>()
-        }
-    };
-    (storage, len as libc::socklen_t)
 }
