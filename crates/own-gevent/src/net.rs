@@ -20,7 +20,7 @@ use std::task::Poll;
 /// A socket known to this thread's reactor; deleted from epoll before it is closed.
 pub(crate) struct Registered<S: AsRawFd> {
     pub(crate) socket: S,
-    key: usize,
+    pub(crate) key: usize,
 }
 
 impl<S: AsRawFd> Registered<S> {
