@@ -12,6 +12,7 @@
 //! | one poller, the wakers waiting on each socket        | [`reactor`]     |
 //! | `sleep`, deadlines in a heap, `timeout`              | [`timer`]       |
 //! | `accept`, `read`, `write_all`: try first, wait on `WouldBlock` | [`net`] |
+//! | a non-blocking `connect` for the client (libc)        | [`connect`]     |
 //! | section 一's spawn/join: 5 units, or 10 with a blocking sleep | [`spawn_join`] |
 //! | the 连接循环 and the 通信循环 of the gevent server     | [`server`], [`conn`] |
 //! | one task per client connection                       | [`client`]      |

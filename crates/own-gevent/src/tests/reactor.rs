@@ -13,7 +13,7 @@ impl Wake for Count {
 }
 
 #[test]
-fn a_readable_socket_wakes_its_reader_once_and_keeps_its_writer_armed() {
+fn a_readable_socket_wakes_its_reader_once_then_stays_disarmed() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let mut peer = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
     let (ours, _) = listener.accept().unwrap();
