@@ -49,6 +49,12 @@ pub const MODELS: &[Model] = &[
         server: async_callback::server_main::<Vec<OsString>, OsString>,
         client: async_callback::client_main::<Vec<OsString>, OsString>,
     },
+    Model {
+        krate: "own-gevent",
+        section: "自己实现gevent: our own stackless runtime on 五's poller",
+        server: own_gevent::server_main::<Vec<OsString>, OsString>,
+        client: own_gevent::client_main::<Vec<OsString>, OsString>,
+    },
     // Not a model of the notes: the bench's tokio yardstick, living in the lab
     // (crates/lab/src/baseline.rs). Its client is the bench's load generator.
     Model {

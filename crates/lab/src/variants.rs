@@ -132,6 +132,13 @@ pub const VARIANTS: &[Variant] = &[
                   until their clients leave, and the next connection's task waits in the queue",
         }),
     },
+    Variant {
+        // One thread, one task per connection, the runtime of crates/own-gevent.
+        name: "own-gevent/stackless",
+        krate: "own-gevent",
+        args: &[],
+        cap: None,
+    },
     // The bench's yardstick (crates/lab/src/baseline.rs), not a model: every ratio in
     // docs/src/results.md is divided by these. Listed here so conformance tests them too.
     Variant {

@@ -9,6 +9,7 @@ mod blocking_io;
 mod coroutine_spawn;
 mod multiplexing;
 mod nonblocking_io;
+mod own_gevent;
 
 use crate::process::ServerProcess;
 use std::io::{Read, Write};
@@ -56,6 +57,11 @@ pub const SECTIONS: &[Section] = &[
         number: 6,
         title: "六 asynchronous I/O: callbacks on a pool, and completions on io_uring",
         run: async_callback::section_6,
+    },
+    Section {
+        number: 7,
+        title: "自己实现gevent: our own runtime on 五's loop (task, executor, reactor, timers)",
+        run: own_gevent::section_7,
     },
 ];
 
