@@ -20,7 +20,12 @@
 //! Why it is rare, and almost never used on TCP: for a TCP socket the kernel raises `SIGIO`
 //! for a connection completing, a peer's FIN, a shutdown, data arriving, send space
 //! freeing, an error... and the signal does not say which, nor (without more setup) on which
-//! descriptor. A UDP socket raises it only for "a datagram arrived" and "an async error",
+//! descriptor. Stevens writes that a UDP socket raises it only for "a datagram arrived" and
+//! "an async error"; on Linux that is not quite so: a UDP socket also raises it when send
+//! space frees up after a send found the buffer full (the socket's write-space callback
+//! signals the owner too), so even here a `SIGIO` does not prove a datagram is waiting, and
+//! the drain loop's first `recvfrom` may find `WouldBlock`. A server that only receives and
+//! sends small replies rarely fills its send buffer, so it rarely sees that one,
 //! which is why Stevens' one example is a UDP server (NTP daemons used it to timestamp
 //! arrivals). On top of that a signal's handler is per-process state shared with every
 //! library and thread, and the drain loop needs non-blocking sockets anyway: `epoll`

@@ -1,10 +1,10 @@
 //! Section 一 of the notes: gevent's `spawn`/`join` and its greenlet-per-connection server,
 //! rebuilt on `may`'s stackful coroutines (协程).
 //!
-//! The notes end the chapter where they started: a coroutine is "switching between tasks
-//! plus saving their state, at the application level", and it pays off only when it switches
-//! *on I/O*: "检测单线程下的IO行为，实现遇到IO立即切换到其他任务执行". gevent does that switch
-//! for you; `may` does too, as long as you use its types. Each connection gets its own
+//! The notes end the chapter where they started: in their summary (七, item 5), a coroutine
+//! switches between tasks and keeps each one's state inside the application, and it is worth
+//! having only when it switches *because a task is about to wait for I/O* (switching for its
+//! own sake just costs time). gevent does that switch for you; `may` does too, as long as you use its types. Each connection gets its own
 //! coroutine, which reads like `blocking-io`'s thread-per-connection code (put the two
 //! crates' `conn.rs` side by side), yet 1000 clients cost a handful of OS threads.
 //!
@@ -12,7 +12,7 @@
 //! |--------------------------------------------|------------------|
 //! | `spawn` three sleepers, `join` them         | [`spawn_join`]   |
 //! | `spawn(server).join()`, accept + spawn       | [`server`]       |
-//! | `talk(conn)`: recv, upper, send              | [`conn`]         |
+//! | `talk(conn)`: recv, upper, send; a budget    | [`conn`]         |
 //! | 1000 client coroutines, every reply checked  | [`client`]       |
 //! | workers, stack size, pinning                 | [`runtime`]      |
 //!
@@ -29,9 +29,12 @@
 //!
 //! # gevent's `monkey.patch_all()` against `may`'s explicit types
 //!
-//! gevent makes blocking code cooperative by *replacing* the standard library at run time:
-//! after `monkey.patch_all()`, `socket.recv`, `time.sleep` and friends, in every module,
-//! yield to gevent's hub instead of blocking. Rust cannot patch `std` (nor should it want
+//! gevent makes blocking code cooperative by *replacing* parts of the standard library at
+//! run time: after `monkey.patch_all()`, the `socket`, `time`, `select` and `threading`
+//! modules' own functions and classes are gevent's, and code that reaches them through the
+//! module (`time.sleep(3)`) yields to gevent's hub instead of blocking. A name bound before
+//! the patch (`from socket import socket`) keeps the original; that is why gevent asks to be
+//! patched first. Rust cannot patch `std` (nor should it want
 //! to), so `may` offers look-alike types instead, and the program must use them:
 //! `may::net::{TcpListener, TcpStream}` for sockets, `may::coroutine::sleep` for sleeping,
 //! `may::sync::{Mutex, mpsc, ...}` for waiting on each other. Their methods park the
@@ -54,6 +57,12 @@
 //!   16 KiB by default, see [`runtime::DEFAULT_STACK`]) and cannot grow; overflowing it
 //!   hits a guard page and `may` ends the process. Keep large buffers on the heap and deep
 //!   recursion out of coroutines.
+//! - **A coroutine that never waits never yields.** A switch happens only where an
+//!   operation would block. A client that keeps its socket full (it writes and reads at
+//!   once) never makes `read` block, so its coroutine would keep its worker, and the accept
+//!   loop and every other coroutine on that worker would wait: the classic failure of a
+//!   cooperative scheduler, gevent's too. [`conn::talk`] yields after a budget of reads
+//!   (`--budget`, 64 by default; 0 shows the failure).
 //! - **Blocking is contagious.** A logged line is a `write` to stderr, which blocks if
 //!   nobody drains the pipe. We accept that (the lab always drains it); a production server
 //!   would hand log lines to a logging thread through a channel.

@@ -1,11 +1,7 @@
 //! Section 一's warm-up: `spawn` three functions that sleep 3, 2 and 5 units, then `join`
-//! them, as the notes do with gevent.
-//!
-//! ```python
-//! from gevent import monkey, spawn; monkey.patch_all()
-//! g1 = spawn(f1); g2 = spawn(f2); g3 = spawn(f3)
-//! g1.join(); g2.join(); g3.join()
-//! ```
+//! them. In the notes the program patches the standard library with gevent first, spawns
+//! `f1`, `f2` and `f3` as greenlets `g1`, `g2`, `g3`, and joins each in turn; each function
+//! prints a line, sleeps with plain `time.sleep`, and prints another.
 //!
 //! What to watch (`cargo run --example spawn_join`):
 //! - [`Sleep::Cooperative`]: `may::coroutine::sleep` parks the coroutine and lets the worker
@@ -18,9 +14,11 @@
 //! Both run on one worker: gevent's greenlets share one OS thread, and with more workers
 //! `may` would move the waiting coroutines to another thread and hide the mistake.
 //!
-//! The difference from gevent: `monkey.patch_all()` replaces `time.sleep` (and `socket`,
-//! `select`, ...) in every module with cooperative versions, so the notes' code calls plain
-//! `time.sleep` and still yields. Rust has no monkey-patching: `std::thread::sleep` always
+//! The difference from gevent: `monkey.patch_all()` swaps the standard library's own
+//! `time.sleep` (and `socket.socket`, `select.select`, ...) for cooperative versions, so the
+//! notes' code, which looks `time.sleep` up through its module at each call, yields. (A name
+//! imported before the patch, `from time import sleep`, keeps the blocking original: hence
+//! "patch first".) Rust has no monkey-patching: `std::thread::sleep` always
 //! blocks the thread, and it is the caller's job to call `may::coroutine::sleep` (and
 //! `may::net`, `may::sync`) instead. The compiler does not catch the mistake; the
 //! [`Sleep::Blocking`] run shows what it costs.

@@ -78,6 +78,7 @@ fn the_load_client_fails_on_a_wrong_reply() {
 #[test]
 fn the_load_client_fails_when_nobody_listens() {
     common::check_load_client_fails_when_nobody_listens("async-callback");
+    common::check_load_client_times_out_a_whole_round("async-callback");
 }
 
 // ANCHOR: seccomp

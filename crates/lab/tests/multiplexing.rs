@@ -172,4 +172,5 @@ fn load_client_fails_on_wrong_replies() {
 #[test]
 fn load_client_fails_when_nobody_listens() {
     common::check_load_client_fails_when_nobody_listens("multiplexing");
+    common::check_load_client_times_out_a_whole_round("multiplexing");
 }

@@ -97,4 +97,5 @@ fn load_client_fails_on_a_wrong_reply() {
 #[test]
 fn load_client_fails_when_nobody_listens() {
     common::check_load_client_fails_when_nobody_listens("own-gevent");
+    common::check_load_client_times_out_a_whole_round("own-gevent");
 }

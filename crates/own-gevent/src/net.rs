@@ -14,7 +14,7 @@ use crate::reactor::{self, Direction};
 use std::future::poll_fn;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::task::Poll;
 
 /// A socket known to this thread's reactor; deleted from epoll before it is closed.
@@ -116,6 +116,13 @@ impl TcpStream {
         self.0.socket.shutdown(how)
     }
 
+    /// Waits until the socket may have bytes to read, for a caller that makes its own system
+    /// call on it (the lab times a `recvmsg` that returns the kernel's receive stamp): tokio
+    /// calls this `readable()`. Readiness is a hint: the call may still find `WouldBlock`.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.0.ready(Direction::Read).await
+    }
+
     // ANCHOR: read
     /// Reads what has arrived, up to `buf.len()`; `Ok(0)` is EOF.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
@@ -136,4 +143,19 @@ impl TcpStream {
         Ok(())
     }
     // ANCHOR_END: write_all
+}
+
+/// The descriptor, for calls the type does not wrap (socket options, `recvmsg` with control
+/// data). Reading or writing through it bypasses the reactor: follow `WouldBlock` with
+/// [`TcpStream::readable`].
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.socket.as_fd()
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.socket.as_raw_fd()
+    }
 }

@@ -1,4 +1,4 @@
-//! The notes' client: `data = input('>>: ').strip()`, send it, print the reply.
+//! The notes' client: read a line at the `>>: ` prompt, strip it, send it, print the reply.
 //!
 //! Every section of the notes uses this same client, so it lives here once, over any
 //! `Read + Write` stream. One thing differs from the notes on purpose: the notes print

@@ -1,7 +1,7 @@
 //! The numbers every crate shares, each with the reason it has the value it has.
 
-/// Where the notes' servers listen (`s.bind(('127.0.0.1',8080))`). Loopback only: nothing in
-/// this project should be reachable from another machine.
+/// Where every server of the notes binds: port 8080 on the loopback address. Loopback only:
+/// nothing in this project should be reachable from another machine.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 
 /// The notes' `recv(1024)`. Servers read at most this much per call, as the notes do, so that

@@ -100,10 +100,9 @@ impl Grid {
         if sizes.is_empty() || sizes.iter().any(|s| !(1..=MAX_SIZE).contains(s)) {
             return Err(format!("--sizes must be between 1 and {MAX_SIZE} bytes").into());
         }
-        if !(args.timeout.is_finite() && args.timeout > 0.0) {
-            return Err("--timeout must be a positive number of seconds".into());
-        }
-        let duration = Duration::from_secs_f64(secs);
+        // Checked, not `Duration::from_secs_f64`, which panics on `1e20`.
+        let duration = protocol::cli::seconds("--duration", secs)?;
+        let timeout = protocol::cli::seconds("--timeout", args.timeout)?;
         Ok(Grid {
             conns,
             sizes,
@@ -115,7 +114,7 @@ impl Grid {
             // round trip on every connection.
             warmup: (duration / 10).clamp(Duration::from_millis(50), Duration::from_millis(300)),
             client_threads: usize::from(args.client_threads),
-            timeout: Duration::from_secs_f64(args.timeout),
+            timeout,
         })
     }
 

@@ -21,7 +21,8 @@
 //!
 //! The model crates are not instrumented: each model's receive is one small function here
 //! that receives one message the way that model's server does, with the same library
-//! ([`blocking`], [`nonblocking`], [`multiplexing`], [`uring`], [`callback`], [`coroutine`]).
+//! ([`blocking`], [`nonblocking`], [`multiplexing`], [`uring`], [`callback`], [`coroutine`],
+//! [`own_gevent`]).
 //! What to watch: the wait is the client's think time for every model; what happens after
 //! the arrival costs microseconds, and costs more where another thread must be woken.
 
@@ -31,6 +32,7 @@ pub mod copy;
 pub mod coroutine;
 pub mod multiplexing;
 pub mod nonblocking;
+pub mod own_gevent;
 pub mod pace;
 pub mod page;
 pub mod report;
@@ -237,6 +239,14 @@ pub const MODELS: &[Model] = &[
         waiting: "coroutine parked; may's threads free for others",
         source: ("coroutine.rs", "may"),
         run: coroutine::run,
+    },
+    Model {
+        slug: "own-gevent",
+        name: "own-gevent task",
+        section: "自己实现gevent (our runtime)",
+        waiting: "task suspended; the one thread asleep in epoll_wait",
+        source: ("own_gevent.rs", "own_gevent"),
+        run: own_gevent::run,
     },
 ];
 
