@@ -6,11 +6,7 @@
 mod common;
 
 use lab::scenarios::{connect, round_trip};
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::time::Duration;
-
-const LOG_WAIT: Duration = Duration::from_secs(10);
+use std::net::TcpStream;
 
 #[test]
 fn a_thousand_connections_are_held_and_served_on_one_thread() {
@@ -31,45 +27,10 @@ fn a_thousand_connections_are_held_and_served_on_one_thread() {
 #[test]
 fn a_reset_or_a_half_close_ends_only_its_own_task() {
     let server = common::serve("own-gevent", &[]);
-    let mut stays = connect(server.addr()).unwrap();
-    round_trip(&mut stays, b"before").unwrap();
-
-    // Half-close: send, shut down writing, still get the whole reply, then EOF.
-    let mut half = connect(server.addr()).unwrap();
-    let half_peer = half.local_addr().unwrap();
-    let message = protocol::load::Messages::new(9, 0).next_message(20_000);
-    half.write_all(&message).unwrap();
-    half.shutdown(Shutdown::Write).unwrap();
-    let mut reply = Vec::new();
-    half.read_to_end(&mut reply).unwrap();
-    assert!(protocol::load::reply_matches(&message, &reply));
-    assert!(
-        server.wait_for_log(|l| l == format!("[{half_peer}] closed by peer"), LOG_WAIT),
-        "{}",
-        server.log_text()
+    common::assert_a_reset_or_a_half_close_ends_only_its_own_connection(
+        &server,
+        "connected; served by a task",
     );
-
-    // Reset: send, then close with linger 0 (RST) before reading the reply.
-    let reset = connect(server.addr()).unwrap();
-    let reset_peer = reset.local_addr().unwrap();
-    (&reset).write_all(&[b'r'; 50_000]).unwrap();
-    socket2::SockRef::from(&reset)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(reset);
-    let prefix = format!("[{reset_peer}] ");
-    assert!(
-        server.wait_for_log(
-            |l| l.starts_with(&prefix) && (l.contains("failed") || l.contains("closed")),
-            LOG_WAIT
-        ),
-        "the reset was not logged:\n{}",
-        server.log_text()
-    );
-
-    // The first client's task never noticed.
-    round_trip(&mut stays, b"after").unwrap();
-    assert!(server.log_text().contains("connected; served by a task"));
 }
 
 #[test]

@@ -272,3 +272,56 @@ pub fn check_load_client_times_out_a_whole_round(krate: &str) {
         "{krate}: the client took {took:?}: --timeout bounded each read, not the round"
     );
 }
+
+/// A half-close gets every reply then EOF, and a reset (linger 0, reply unread) is logged and
+/// ends only its own connection: `stays`, connected before both, is still served after.
+/// `served_by` is the words the server logs for a new connection ("served by a task").
+pub fn assert_a_reset_or_a_half_close_ends_only_its_own_connection(
+    server: &ServerProcess,
+    served_by: &str,
+) {
+    const LOG_WAIT: Duration = Duration::from_secs(10);
+    let mut stays = connect(server.addr()).unwrap();
+    round_trip(&mut stays, b"before").unwrap();
+
+    // Half-close: send, shut down writing, still get the whole reply, then EOF.
+    let mut half = connect(server.addr()).unwrap();
+    let half_peer = half.local_addr().unwrap();
+    let message = protocol::load::Messages::new(9, 0).next_message(20_000);
+    half.write_all(&message).unwrap();
+    half.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut reply = Vec::new();
+    half.read_to_end(&mut reply).unwrap();
+    assert!(protocol::load::reply_matches(&message, &reply));
+    assert!(
+        server.wait_for_log(|l| l == format!("[{half_peer}] closed by peer"), LOG_WAIT),
+        "{}",
+        server.log_text()
+    );
+
+    // Reset: send, then close with linger 0 (RST) before reading the reply.
+    let reset = connect(server.addr()).unwrap();
+    let reset_peer = reset.local_addr().unwrap();
+    (&reset).write_all(&[b'r'; 50_000]).unwrap();
+    socket2::SockRef::from(&reset)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(reset);
+    let prefix = format!("[{reset_peer}] ");
+    assert!(
+        server.wait_for_log(
+            |l| l.starts_with(&prefix) && (l.contains("failed") || l.contains("closed")),
+            LOG_WAIT
+        ),
+        "the reset was not logged:\n{}",
+        server.log_text()
+    );
+
+    // The first client's connection never noticed.
+    round_trip(&mut stays, b"after").unwrap();
+    assert!(
+        server.log_text().contains(served_by),
+        "{}",
+        server.log_text()
+    );
+}
