@@ -55,11 +55,26 @@ pub fn run(book: &Path) -> crate::Result<()> {
     remove_old_build(&out)?;
     let log = build(&book)?;
     problems.extend(problems_in_log(&log, &book.join("book.toml")));
+
+    // The Chinese edition: its own book in `zh/`, built into `zh/` under the English one so
+    // the two link to each other, and held to the same skeleton, chapter by chapter.
+    let zh = book.join("zh");
+    let editions = if zh.join("book.toml").is_file() {
+        problems.extend(check_sources(&zh.join("src"))?);
+        let log = build(&zh)?;
+        problems.extend(problems_in_log(&log, &zh.join("book.toml")));
+        problems.extend(crate::parity::check(&book.join("src"), &zh.join("src"))?);
+        "both editions"
+    } else {
+        println!("docs: no Chinese edition at {}", zh.display());
+        "the English edition"
+    };
+    // After both builds: links from either edition into the other resolve.
     problems.extend(check_html(&out)?);
 
     if problems.is_empty() {
         println!(
-            "docs: built {} and checked its includes, anchors and links",
+            "docs: built {editions} in {} and checked includes, anchors, links and parity",
             out.display()
         );
         return Ok(());

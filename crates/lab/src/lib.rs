@@ -20,6 +20,7 @@ pub mod demo;
 pub mod docs;
 pub mod late_reader;
 pub mod models;
+pub mod parity;
 #[cfg(target_os = "linux")]
 pub mod phases;
 pub mod process;
