@@ -52,6 +52,10 @@ enum Command {
         /// Only this section (1 to 7).
         #[arg(long, value_parser = clap::value_parser!(u8).range(1..=7))]
         section: Option<u8>,
+        /// The language of the headings, the watch lines and the measured lines (the
+        /// servers' own log lines stay English).
+        #[arg(long, value_enum, default_value_t = lab::demo::Lang::En)]
+        lang: lab::demo::Lang,
     },
     /// List every server variant the demos, tests and benchmark use.
     Variants,
@@ -87,7 +91,8 @@ fn main() -> ExitCode {
         Command::Client { krate, args } => {
             lab::models::run(&krate, lab::models::Role::Client, args)
         }
-        Command::DemoAll { section } => {
+        Command::DemoAll { section, lang } => {
+            lab::demo::set_lang(lang);
             protocol::exit_code("demo-all", lab::demo::run_all(section))
         }
         Command::Bench(args) => protocol::exit_code("bench", lab::bench::run(&args)),

@@ -5,7 +5,7 @@
 //! thread per connection under the same 1000 clients: threads, peak memory and context
 //! switches per round trip, all read from `/proc`.
 
-use super::{start_server, watch};
+use super::{measured, pick, start_server, watch_in};
 use crate::procfs;
 use coroutine_spawn::runtime::Runtime;
 use coroutine_spawn::spawn_join::{spawn_join, Sleep};
@@ -25,7 +25,7 @@ const LOAD_SECS: &str = "2";
 
 /// 一: spawn/join, then 1000 clients on coroutines and on threads.
 pub fn section_1(lab: &Path) -> crate::Result<()> {
-    watch(
+    watch_in(
         "f1, f2, f3 sleep 3, 2 and 5 units on ONE worker thread, as gevent runs on one thread\n\
          may::coroutine::sleep parks only the coroutine: f2 wakes first, all done in ~5 units\n\
          std::thread::sleep blocks the worker: one function at a time, ~10 units\n\
@@ -35,6 +35,14 @@ pub fn section_1(lab: &Path) -> crate::Result<()> {
          build's test sees it every time); the default budget yields every 64 reads\n\
          then 1000 clients: a coroutine per connection keeps a handful of threads, and its\n\
          waits are switched in user space, where the kernel counts no context switch",
+        "f1、f2、f3 分别睡 3、2、5 个单位，都在同一个工作线程上，就像 gevent 只用一个线程\n\
+         may::coroutine::sleep 只挂起协程：f2 先醒，约 5 个单位全部完成\n\
+         std::thread::sleep 阻塞工作线程：函数一个接一个地跑，约 10 个单位\n\
+         一个猛灌数据的客户端（只有一个工作线程，就像 gevent 只有一个线程）可以让它的协程\n\
+         永远不阻塞：--budget 0 时它就一直占着工作线程，其他连接只能干等（这次谁快谁赢；\n\
+         debug 构建的测试每次都能看到）；默认预算每读 64 次就让出一次\n\
+         然后是 1000 个客户端：每个连接一个协程，只需要几个线程，等待都在用户态切换，\n\
+         内核看不到，也就不算上下文切换",
     );
     let (cooperative, blocking) = spawn_and_join()?;
     let (unfair, fair) = flood(lab)?;
@@ -56,23 +64,36 @@ pub fn section_1(lab: &Path) -> crate::Result<()> {
             load.switches_per_trip()
         );
     }
-    println!(
-        "=> measured: one flooding client beside others: {unfair} with --budget 0, {fair} \
-         with the default budget"
+    measured(
+        format!(
+            "one flooding client beside others: {unfair} with --budget 0, {fair} with the \
+             default budget"
+        ),
+        format!("一个猛灌数据的客户端旁边：--budget 0 时{unfair}；默认预算时{fair}"),
     );
-    println!(
-        "=> measured: spawn/join took {:.1} units cooperative vs {:.1} units blocking; \
-         under {CLIENTS} connections coroutine-spawn ran {} threads ({:.1} MiB, {:.2} \
-         context switches per round trip), blocking-io --mode thread {} threads ({:.1} MiB, \
-         {:.2})",
-        cooperative,
-        blocking,
+    let (co_threads, co_mib, co_cs) = (
         coroutines.peak_threads,
         coroutines.peak_rss_kib as f64 / 1024.0,
         coroutines.switches_per_trip(),
+    );
+    let (th_threads, th_mib, th_cs) = (
         threads.peak_threads,
         threads.peak_rss_kib as f64 / 1024.0,
-        threads.switches_per_trip()
+        threads.switches_per_trip(),
+    );
+    measured(
+        format!(
+            "spawn/join took {cooperative:.1} units cooperative vs {blocking:.1} units blocking; \
+             under {CLIENTS} connections coroutine-spawn ran {co_threads} threads ({co_mib:.1} \
+             MiB, {co_cs:.2} context switches per round trip), blocking-io --mode thread \
+             {th_threads} threads ({th_mib:.1} MiB, {th_cs:.2})"
+        ),
+        format!(
+            "spawn/join 协作式睡眠用了 {cooperative:.1} 个单位，阻塞式睡眠用了 {blocking:.1} 个单位；\
+             {CLIENTS} 个连接下 coroutine-spawn 用了 {co_threads} 个线程（{co_mib:.1} MiB，每次往返 \
+             {co_cs:.2} 次上下文切换），blocking-io --mode thread 用了 {th_threads} 个线程\
+             （{th_mib:.1} MiB，{th_cs:.2} 次）"
+        ),
     );
     Ok(())
 }
@@ -95,12 +116,23 @@ fn flood(lab: &Path) -> crate::Result<(String, String)> {
         )?;
         server.quiet();
         let outcome = match crate::scenarios::flood_fairness_for(server.addr(), FLOOD) {
-            Ok(seen) => format!(
-                "others served, worst round trip {:.1} ms, worst newcomer {:.1} ms",
-                seen.worst_round_trip.as_secs_f64() * 1e3,
-                seen.worst_newcomer.as_secs_f64() * 1e3
+            Ok(seen) => {
+                let (rtt, newcomer) = (
+                    seen.worst_round_trip.as_secs_f64() * 1e3,
+                    seen.worst_newcomer.as_secs_f64() * 1e3,
+                );
+                pick(
+                    format!(
+                        "others served, worst round trip {rtt:.1} ms, worst newcomer \
+                         {newcomer:.1} ms"
+                    ),
+                    format!("其他连接照常得到服务，最慢一次往返 {rtt:.1} ms，最慢的新连接 {newcomer:.1} ms"),
+                )
+            }
+            Err(err) => pick(
+                format!("others starved ({err})"),
+                format!("其他连接被饿死（{err}）"),
             ),
-            Err(err) => format!("others starved ({err})"),
         };
         println!("  --budget {budget:<3}: {outcome}");
         outcomes.push(outcome);

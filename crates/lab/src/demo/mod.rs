@@ -15,14 +15,52 @@ use crate::process::ServerProcess;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+/// The language a demo speaks: its headings, watch lines and measured lines. What the
+/// servers and clients print stays English: it is program output students grep for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Lang {
+    #[default]
+    En,
+    Zh,
+}
+
+/// Set once, by `demo-all --lang`, before any demo runs.
+static CHINESE: AtomicBool = AtomicBool::new(false);
+
+pub fn set_lang(lang: Lang) {
+    CHINESE.store(lang == Lang::Zh, Ordering::Relaxed);
+}
+
+/// Whether the demos speak Chinese.
+pub fn zh() -> bool {
+    CHINESE.load(Ordering::Relaxed)
+}
+
+/// The English or the Chinese of a line, as the demo's language says. Both are written out
+/// beside each other in the demo's code, so a change to one is seen next to the other.
+pub fn pick<T>(en: T, zh: T) -> T {
+    if self::zh() {
+        zh
+    } else {
+        en
+    }
+}
+
+/// Prints a demo's closing line: the number that makes the section's point.
+pub fn measured(en: String, zh: String) {
+    println!("=> {} {}", pick("measured:", "实测:"), pick(en, zh));
+}
 
 /// One section's demo.
 pub struct Section {
     /// The section's number in the notes (一 is 1).
     pub number: u8,
     pub title: &'static str,
+    pub title_zh: &'static str,
     pub run: fn(&Path) -> crate::Result<()>,
 }
 
@@ -31,36 +69,44 @@ pub const SECTIONS: &[Section] = &[
     Section {
         number: 1,
         title: "一 gevent's spawn/join and server, on may coroutines",
+        title_zh: "一 gevent 的 spawn/join 与服务端，用 may 协程重写",
         run: coroutine_spawn::section_1,
     },
     Section {
         number: 2,
         title: "二 wait data and copy data: the iterative server",
+        title_zh: "二 wait data 与 copy data：迭代服务端",
         run: blocking_io::section_2,
     },
     Section {
         number: 3,
         title: "三 blocking I/O: thread per connection, pool, process per connection",
+        title_zh: "三 阻塞IO：每连接一个线程、线程池、每连接一个进程",
         run: blocking_io::section_3,
     },
     Section {
         number: 4,
         title: "四 non-blocking I/O: busy polling, a nap, and the notes' buggy first version",
+        title_zh: "四 非阻塞IO：忙轮询、加一点睡眠，以及笔记里有 bug 的第一版",
         run: nonblocking_io::section_4,
     },
     Section {
         number: 5,
         title: "五 IO multiplexing: one thread waits for every socket (polling, mio, select)",
+        title_zh: "五 IO多路复用：一个线程同时等待所有套接字（polling、mio、select）",
         run: multiplexing::section_5,
     },
     Section {
         number: 6,
         title: "六 asynchronous I/O: callbacks on a pool, and completions on io_uring",
+        title_zh: "六 异步IO：线程池上的回调，以及 io_uring 上的完成通知",
         run: async_callback::section_6,
     },
     Section {
         number: 7,
         title: "自己实现gevent: our own runtime on 五's loop (task, executor, reactor, timers)",
+        title_zh:
+            "自己实现gevent：在五的事件循环上写出我们自己的运行时（任务、执行器、反应器、定时器）",
         run: own_gevent::section_7,
     },
 ];
@@ -76,7 +122,7 @@ pub fn run_all(only: Option<u8>) -> crate::Result<()> {
         return Err(format!("no demo for section {} yet", only.unwrap_or(0)).into());
     }
     for section in chosen {
-        println!("\n=== {} ===", section.title);
+        println!("\n=== {} ===", pick(section.title, section.title_zh));
         (section.run)(&lab)?;
     }
     Ok(())
@@ -87,10 +133,17 @@ fn lab_exe() -> crate::Result<PathBuf> {
     Ok(std::env::current_exe()?)
 }
 
-/// Prints what to watch for, indented under the heading.
-pub fn watch(text: &str) {
-    for line in text.lines() {
-        println!("  watch: {line}");
+/// Prints what to watch for, indented under the heading: English only, for demos not yet
+/// translated.
+pub fn watch(en: &str) {
+    watch_in(en, en);
+}
+
+/// Prints what to watch for, indented under the heading, in the demo's language.
+pub fn watch_in(en: &str, zh: &str) {
+    let label = pick("watch:", "看点:");
+    for line in pick(en, zh).lines() {
+        println!("  {label} {line}");
     }
 }
 

@@ -8,7 +8,7 @@
 //! counts them with `perf stat`; where perf is missing or not permitted, the demo says so
 //! and shows the timing alone.
 
-use super::{start_server, watch, Talker};
+use super::{measured, pick, start_server, watch_in, Talker};
 use crate::process::ServerProcess;
 use crate::procfs;
 use crate::scenarios::{connect, round_trip};
@@ -37,12 +37,17 @@ struct Cost {
 
 /// 五: IO multiplexing.
 pub fn section_5(lab: &Path) -> crate::Result<()> {
-    watch(
+    watch_in(
         "one thread serves every client: Threads in /proc/PID/status stays 1 with 1000 connected\n\
          while they are idle the thread sleeps in epoll_wait (wait data for all at once): no CPU\n\
          with one client, count system calls per round trip: blocking makes 2 (recv, send), a\n\
          readiness loop adds its wait: the notes' remark that for one socket multiplexing costs\n\
          more than blocking I/O. The timing beside it is a few microseconds and may go either way",
+        "一个线程服务所有客户端：连着 1000 个连接时，/proc/PID/status 里的 Threads 仍然是 1\n\
+         连接空闲时，这个线程睡在 epoll_wait 里（一次替所有连接 wait data）：不占 CPU\n\
+         只有一个客户端时，数一数每次往返的系统调用：阻塞IO是 2 次（recv、send），就绪通知的\n\
+         循环还要加上等待那一次：这就是笔记说的\u{201c}只监测一个套接字时多路复用反而更慢\u{201d}。\n\
+         旁边的计时只差几微秒，哪边快都有可能",
     );
     let server = start_server(lab, "multiplexing", &["--backend", "polling"])?;
     Talker::connect("client A", server.addr())?.say("hello, select")?;
@@ -95,25 +100,45 @@ pub fn section_5(lab: &Path) -> crate::Result<()> {
 
     let ratio = micros(multiplexed.median) / micros(blocked.median);
     let verdict = if ratio > 1.0 {
-        "this run's timing agrees with the notes"
+        pick(
+            "this run's timing agrees with the notes",
+            "这次的计时与笔记一致",
+        )
     } else {
-        "this run's timing does not agree with the notes (noise: the count is the evidence)"
+        pick(
+            "this run's timing does not agree with the notes (noise: the count is the evidence)",
+            "这次的计时与笔记不一致（噪声所致：系统调用的次数才是证据）",
+        )
     };
     let counts = match (multiplexed.calls, selected.calls, blocked.calls) {
-        (Some(p), Some(s), Some(b)) => {
-            format!("system calls per round trip: {p:.2} polling, {s:.2} select, {b:.2} blocking; ")
-        }
-        _ => String::from("system calls not counted (no perf); "),
+        (Some(p), Some(s), Some(b)) => pick(
+            format!(
+                "system calls per round trip: {p:.2} polling, {s:.2} select, {b:.2} blocking; "
+            ),
+            format!("每次往返的系统调用：polling {p:.2} 次，select {s:.2} 次，阻塞 {b:.2} 次；"),
+        ),
+        _ => pick(
+            "system calls not counted (no perf); ".into(),
+            "没有统计系统调用（没有 perf）；".into(),
+        ),
     };
-    println!(
-        "=> measured: {} thread served {CONNS} connections and used {:.0} ms of CPU in {:.0} s \
-         while they idled; {counts}one round trip took {:.1} us multiplexed (polling) vs \
-         {:.1} us blocking ({ratio:.2}x): {verdict}",
+    let (threads, cpu_ms, idle_s) = (
         status.threads,
         idle_cpu.as_secs_f64() * 1e3,
         IDLE.as_secs_f64(),
-        micros(multiplexed.median),
-        micros(blocked.median),
+    );
+    let (mux_us, block_us) = (micros(multiplexed.median), micros(blocked.median));
+    measured(
+        format!(
+            "{threads} thread served {CONNS} connections and used {cpu_ms:.0} ms of CPU in \
+             {idle_s:.0} s while they idled; {counts}one round trip took {mux_us:.1} us \
+             multiplexed (polling) vs {block_us:.1} us blocking ({ratio:.2}x): {verdict}"
+        ),
+        format!(
+            "{threads} 个线程服务 {CONNS} 个连接，它们空闲的 {idle_s:.0} 秒里用了 {cpu_ms:.0} ms \
+             CPU；{counts}一次往返多路复用（polling）用了 {mux_us:.1} us，阻塞用了 \
+             {block_us:.1} us（{ratio:.2} 倍）：{verdict}"
+        ),
     );
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Demo for section 四: what busy polling costs, what a nap buys, and the notes' first
 //! version losing replies and keeping dead sockets next to the fixed one.
 
-use super::{start_server, watch, Talker};
+use super::{measured, pick, start_server, watch_in, Talker};
 use crate::late_reader::late_reader;
 use crate::process::ServerProcess;
 use crate::procfs;
@@ -49,13 +49,18 @@ struct Leftovers {
 
 /// 四: busy polling, a nap in the loop, and the naive version's losses.
 pub fn section_4(lab: &Path) -> crate::Result<()> {
-    watch(
+    watch_in(
         "busy mode: one thread asks every socket \"anything yet?\" without pause, so with\n\
          ten idle clients (and with none) it burns a whole core\n\
          --sleep-ms 1: a nap after a pass that found nothing; CPU drops, and a request that\n\
          arrives during a nap waits for it to end\n\
          --naive (the notes' first version, 四 a): a client that reads late loses replies, and\n\
          clients that leave stay in its list; its `naive stats:` line says so every second",
+        "忙轮询模式：一个线程不停地问每个套接字\u{201c}有数据了吗？\u{201d}，所以即使十个客户端都空闲\n\
+         （甚至一个客户端都没有），它也会占满一整个核\n\
+         --sleep-ms 1：一轮什么都没等到就睡一会儿；CPU 占用降下来，但在睡眠中到达的请求要等它睡醒\n\
+         --naive（笔记的第一版，四 a）：读得晚的客户端会丢回复，离开的客户端仍留在列表里；\n\
+         它每秒打印一行 `naive stats:` 说明这一点",
     );
     let busy = idle_cost(lab, &[])?;
     let napping = idle_cost(lab, &["--sleep-ms", "1"])?;
@@ -84,28 +89,48 @@ pub fn section_4(lab: &Path) -> crate::Result<()> {
         // only part of the time, and a request may wait for its turn: slower than a nap,
         // whose wake-up the scheduler serves promptly.
         println!(
-            "  note     | this machine is busy: the spinning server got only {:.0}% of a core, \
-             so its replies also waited for the CPU",
-            percent(&busy)
+            "{}",
+            pick(
+                format!(
+                    "  note     | this machine is busy: the spinning server got only {:.0}% of \
+                     a core, so its replies also waited for the CPU",
+                    percent(&busy)
+                ),
+                format!(
+                    "  注意     | 这台机器很忙：忙轮询的服务端只分到一个核的 {:.0}%，所以它的回复\
+                     也在等 CPU",
+                    percent(&busy)
+                )
+            )
         );
     }
-    println!(
-        "=> measured: with {IDLE_CLIENTS} idle clients the busy server used {:.2} s of CPU in \
-         {:.1} s ({:.0}%), with --sleep-ms 1 {:.2} s ({:.0}%); a request after a quiet spell \
-         was answered in {:.0} µs vs {:.0} µs (median). Naive: {} of {} reply bytes lost, {} \
-         closed sockets still open; fixed: {} lost, {} left open",
+    let (busy_cpu, busy_wall, busy_pct) = (
         busy.cpu.as_secs_f64(),
         busy.wall.as_secs_f64(),
         percent(&busy),
-        napping.cpu.as_secs_f64(),
-        percent(&napping),
+    );
+    let (nap_cpu, nap_pct) = (napping.cpu.as_secs_f64(), percent(&napping));
+    let (busy_us, nap_us) = (
         busy.median_rtt.as_secs_f64() * 1e6,
         napping.median_rtt.as_secs_f64() * 1e6,
-        naive_left.lost_bytes,
-        LATE_TOTAL,
-        naive_left.held_sockets,
-        fixed_left.lost_bytes,
-        fixed_left.held_sockets
+    );
+    let (lost, held) = (naive_left.lost_bytes, naive_left.held_sockets);
+    let (fixed_lost, fixed_held) = (fixed_left.lost_bytes, fixed_left.held_sockets);
+    measured(
+        format!(
+            "with {IDLE_CLIENTS} idle clients the busy server used {busy_cpu:.2} s of CPU in \
+             {busy_wall:.1} s ({busy_pct:.0}%), with --sleep-ms 1 {nap_cpu:.2} s ({nap_pct:.0}%); \
+             a request after a quiet spell was answered in {busy_us:.0} µs vs {nap_us:.0} µs \
+             (median). Naive: {lost} of {LATE_TOTAL} reply bytes lost, {held} closed sockets \
+             still open; fixed: {fixed_lost} lost, {fixed_held} left open"
+        ),
+        format!(
+            "{IDLE_CLIENTS} 个空闲客户端时，忙轮询服务端 {busy_wall:.1} 秒内用了 {busy_cpu:.2} 秒 CPU\
+             （{busy_pct:.0}%），--sleep-ms 1 时用了 {nap_cpu:.2} 秒（{nap_pct:.0}%）；安静一阵后的\
+             请求分别在 {busy_us:.0} µs 和 {nap_us:.0} µs 内得到回复（中位数）。naive 版：\
+             {LATE_TOTAL} 字节回复丢了 {lost} 字节，{held} 个已关闭的套接字仍开着；修正版：丢了 \
+             {fixed_lost} 字节，留下 {fixed_held} 个"
+        ),
     );
     Ok(())
 }

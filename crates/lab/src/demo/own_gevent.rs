@@ -5,7 +5,7 @@
 //! sleep; the threads of our server under 1000 busy connections (from /proc); and its memory
 //! then, beside coroutine-spawn's stackful coroutines under the same load.
 
-use super::{start_server, watch};
+use super::{measured, start_server, watch_in};
 use crate::procfs;
 use own_gevent::spawn_join::{spawn_join, Sleep};
 use protocol::load::Summary;
@@ -24,12 +24,17 @@ const LOAD_SECS: &str = "2";
 
 /// 自己实现gevent: spawn/join on our runtime, then our server and may's under 1000 clients.
 pub fn section_7(lab: &Path) -> crate::Result<()> {
-    watch(
+    watch_in(
         "f1, f2, f3 sleep 3, 2, 5 units as tasks on our own runtime, on this one thread:\n\
          own_gevent::sleep(..).await yields, so all three sleep at once: ~5 units\n\
          std::thread::sleep blocks the thread, and with it every task: ~10 units\n\
          then 1000 clients: our server keeps ONE thread; its memory per connection is a\n\
          future (a 1 KiB buffer and a few words), where may gives each one a stack",
+        "f1、f2、f3 作为我们自己运行时上的任务，在这一个线程里分别睡 3、2、5 个单位：\n\
+         own_gevent::sleep(..).await 会让出，所以三个同时睡：约 5 个单位\n\
+         std::thread::sleep 阻塞线程，也就阻塞了所有任务：约 10 个单位\n\
+         然后是 1000 个客户端：我们的服务端始终只有一个线程；每个连接的内存只是一个\n\
+         future（1 KiB 缓冲区加几个字），而 may 要给每个连接一个栈",
     );
     println!(
         "  (in-process: own_gevent::spawn_join::spawn_join, unit {} ms)",
@@ -63,19 +68,30 @@ pub fn section_7(lab: &Path) -> crate::Result<()> {
             load.per_conn_kib()
         );
     }
-    println!(
-        "=> measured: own-gevent ran {} thread(s) with {CLIENTS} connections open and busy, \
-         peak RSS {:.1} MiB ({:.1} KiB per connection over idle; coroutine-spawn {:.1} MiB, \
-         {:.1} KiB, {} threads); spawn/join took {:.1} units with sleep().await vs {:.1} with \
-         std::thread::sleep",
+    let (threads, mib, per) = (
         ours.peak_threads,
         ours.peak_kib as f64 / 1024.0,
         ours.per_conn_kib(),
+    );
+    let (may_mib, may_per, may_threads) = (
         may.peak_kib as f64 / 1024.0,
         may.per_conn_kib(),
         may.peak_threads,
-        units[0],
-        units[1]
+    );
+    let (awaited, blocked) = (units[0], units[1]);
+    measured(
+        format!(
+            "own-gevent ran {threads} thread(s) with {CLIENTS} connections open and busy, peak \
+             RSS {mib:.1} MiB ({per:.1} KiB per connection over idle; coroutine-spawn \
+             {may_mib:.1} MiB, {may_per:.1} KiB, {may_threads} threads); spawn/join took \
+             {awaited:.1} units with sleep().await vs {blocked:.1} with std::thread::sleep"
+        ),
+        format!(
+            "own-gevent 在 {CLIENTS} 个连接都开着且忙碌时只用了 {threads} 个线程，峰值 RSS \
+             {mib:.1} MiB（比空闲时每个连接多 {per:.1} KiB；coroutine-spawn 是 {may_mib:.1} MiB、\
+             {may_per:.1} KiB、{may_threads} 个线程）；spawn/join 用 sleep().await 花了 \
+             {awaited:.1} 个单位，用 std::thread::sleep 花了 {blocked:.1} 个单位"
+        ),
     );
     Ok(())
 }
