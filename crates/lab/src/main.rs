@@ -130,12 +130,20 @@ fn phases(think_ms: u64, samples: u64, out: Option<std::path::PathBuf>) -> lab::
     if let Some(out) = &out {
         command.push_str(&format!(" --out {}", out.display()));
     }
-    // By default, the book of the workspace this binary was built from.
-    let out = out.unwrap_or_else(|| lab::docs::default_book_dir().join("src"));
+    // By default, the books of the workspace this binary was built from; with `--out DIR`,
+    // the English page in DIR and the Chinese one in DIR/zh.
+    let (out, out_zh) = match out {
+        Some(dir) => (dir.clone(), dir.join("zh")),
+        None => (
+            lab::docs::default_book_dir().join("src"),
+            lab::docs::default_book_dir().join("zh/src"),
+        ),
+    };
     lab::phases::run(&lab::phases::Options {
         think: std::time::Duration::from_millis(think_ms),
         samples: samples as usize,
         out,
+        out_zh,
         command,
     })
 }

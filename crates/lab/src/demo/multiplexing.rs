@@ -46,7 +46,7 @@ pub fn section_5(lab: &Path) -> crate::Result<()> {
         "一个线程服务所有客户端：连着 1000 个连接时，/proc/PID/status 里的 Threads 仍然是 1\n\
          连接空闲时，这个线程睡在 epoll_wait 里（一次替所有连接 wait data）：不占 CPU\n\
          只有一个客户端时，数一数每次往返的系统调用：阻塞IO是 2 次（recv、send），就绪通知的\n\
-         循环还要加上等待那一次：这就是笔记说的\u{201c}只监测一个套接字时多路复用反而更慢\u{201d}。\n\
+         循环还要加上等待那一次：这就是笔记说的，只监测一个套接字时多路复用比阻塞IO还慢。\n\
          旁边的计时只差几微秒，哪边快都有可能",
     );
     let server = start_server(lab, "multiplexing", &["--backend", "polling"])?;

@@ -163,10 +163,14 @@ pub struct Model {
     /// For file names: `figures/phases-<slug>.svg`.
     pub slug: &'static str,
     pub name: &'static str,
+    /// The name on the Chinese page.
+    pub name_zh: &'static str,
     /// The notes' section, with its Chinese title.
     pub section: &'static str,
     /// What the receiving thread does while it waits.
     pub waiting: &'static str,
+    /// The same, on the Chinese page.
+    pub waiting_zh: &'static str,
     /// Where the receive function is, for the book: file under `crates/lab/src/phases/`
     /// and its anchor.
     pub source: (&'static str, &'static str),
@@ -179,72 +183,90 @@ pub const MODELS: &[Model] = &[
     Model {
         slug: "blocking",
         name: "blocking recvmsg",
+        name_zh: "阻塞 recvmsg",
         section: "三 阻塞IO",
         waiting: "asleep in recvmsg",
+        waiting_zh: "睡在 recvmsg 里",
         source: ("blocking.rs", "blocking"),
         run: blocking::run,
     },
     Model {
         slug: "nonblocking",
         name: "non-blocking busy loop",
+        name_zh: "非阻塞忙轮询",
         section: "四 非阻塞IO",
         waiting: "spinning: recvmsg returns EAGAIN, again and again",
+        waiting_zh: "空转：recvmsg 一次又一次返回 EAGAIN",
         source: ("nonblocking.rs", "busy_loop"),
         run: nonblocking::run,
     },
     Model {
         slug: "select",
         name: "select(2)",
+        name_zh: "select(2)",
         section: "五 IO多路复用",
         waiting: "asleep in select",
+        waiting_zh: "睡在 select 里",
         source: ("multiplexing.rs", "select"),
         run: multiplexing::run_select,
     },
     Model {
         slug: "polling",
         name: "polling (level-triggered)",
+        name_zh: "polling（水平触发）",
         section: "五 IO多路复用",
         waiting: "asleep in epoll_wait (polling)",
+        waiting_zh: "睡在 epoll_wait 里（polling）",
         source: ("multiplexing.rs", "polling"),
         run: multiplexing::run_polling,
     },
     Model {
         slug: "mio",
         name: "mio (edge-triggered)",
+        name_zh: "mio（边缘触发）",
         section: "五 IO多路复用",
         waiting: "asleep in epoll_wait (mio)",
+        waiting_zh: "睡在 epoll_wait 里（mio）",
         source: ("multiplexing.rs", "mio"),
         run: multiplexing::run_mio,
     },
     Model {
         slug: "io-uring",
         name: "io_uring RecvMsg completion",
+        name_zh: "io_uring RecvMsg 完成通知",
         section: "六 异步IO",
         waiting: "asleep in io_uring_enter; the kernel waits and copies",
+        waiting_zh: "睡在 io_uring_enter 里；由内核等待并拷贝",
         source: ("uring.rs", "io_uring"),
         run: uring::run,
     },
     Model {
         slug: "callback",
         name: "pool worker + callback",
+        name_zh: "线程池工作线程 + 回调",
         section: "六 异步IO (异步调用+回调)",
         waiting: "caller free; a pool worker is asleep in recvmsg",
+        waiting_zh: "调用方空闲；一个池内工作线程睡在 recvmsg 里",
         source: ("callback.rs", "callback"),
         run: callback::run,
     },
     Model {
         slug: "may",
         name: "may coroutine",
+        name_zh: "may 协程",
         section: "一 协程 (gevent's spawn)",
         waiting: "coroutine parked; may's threads free for others",
+        waiting_zh: "协程挂起；may 的线程可以去服务别人",
         source: ("coroutine.rs", "may"),
         run: coroutine::run,
     },
     Model {
         slug: "own-gevent",
         name: "own-gevent task",
+        name_zh: "own-gevent 任务",
         section: "自己实现gevent (our runtime)",
         waiting: "task suspended; the one thread asleep in epoll_wait",
+        waiting_zh: "任务挂起；唯一的线程睡在 epoll_wait 里",
         source: ("own_gevent.rs", "own_gevent"),
         run: own_gevent::run,
     },
@@ -269,6 +291,9 @@ pub struct Options {
     pub samples: usize,
     /// The book's source folder: the page goes here, the figures in `figures/` under it.
     pub out: PathBuf,
+    /// The Chinese book's source folder: the same page in Chinese goes here, showing the
+    /// same figures (its `figures/` is the English book's).
+    pub out_zh: PathBuf,
     /// The command line that produced the run, for the page.
     pub command: String,
 }
@@ -296,9 +321,9 @@ pub fn run(options: &Options) -> crate::Result<()> {
         copy_alone.cell()
     );
     println!();
-    print!("{}", report::table(&rows));
+    print!("{}", report::table(&rows, false));
     println!();
-    print!("{}", report::notes(&rows, &copy_alone));
+    print!("{}", report::notes(&rows, &copy_alone, false));
     let written = page::write(options, &rows, &copy_alone)?;
     for path in written {
         println!("wrote {}", path.display());

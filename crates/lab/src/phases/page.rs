@@ -1,8 +1,11 @@
-//! The book's page: `docs/src/phases.md` and its figures, written from a real run.
+//! The book's page: `docs/src/phases.md` and its figures, written from a real run, and the
+//! same page in Chinese, `docs/zh/src/phases.md`, from the same numbers and figures.
 //!
 //! Generated, not hand-written, so that it can always be redone on the reader's machine
 //! and never drifts from the code: the receive functions are included by anchor, the
-//! numbers and figures come from the run.
+//! numbers and figures come from the run. The two languages are written side by side here
+//! (`markdown` and `markdown_zh`), so an edit to one is made next to the other; the book's
+//! parity check (`cargo lab docs`) fails if their listings, figures or exercises differ.
 
 use super::report::{self, Row, Spread};
 use super::{svg, Options};
@@ -29,6 +32,11 @@ pub fn write(options: &Options, rows: &[Row], copy_alone: &Spread) -> crate::Res
     let text = markdown(options, rows, copy_alone, &sources_from(&options.out));
     std::fs::write(&page, text)?;
     written.push(page);
+    std::fs::create_dir_all(&options.out_zh)?;
+    let page = options.out_zh.join("phases.md");
+    let text = markdown_zh(options, rows, copy_alone, &sources_from(&options.out_zh));
+    std::fs::write(&page, text)?;
+    written.push(page);
     Ok(written)
 }
 
@@ -37,7 +45,8 @@ pub fn markdown(options: &Options, rows: &[Row], copy_alone: &Spread, sources: &
     let mut md = String::new();
     let _ = write!(
         md,
-        "# The two phases, measured: 等待数据 wait data, 拷贝数据 copy data\n\n\
+        "[中文](zh/phases.md)\n\n\
+         # The two phases, measured: 等待数据 wait data, 拷贝数据 copy data\n\n\
          <!-- Written by `cargo lab phases`: run it again to redo this page on your machine. -->\n\n\
          Section 二 of the notes says that every network read has two phases: waiting for the \
          data (等待数据 wait data) and copying it from the kernel into the program (拷贝数据 \
@@ -70,9 +79,9 @@ pub fn markdown(options: &Options, rows: &[Row], copy_alone: &Spread, sources: &
         load = load(),
         command = options.command,
     );
-    md.push_str(&report::table(rows));
+    md.push_str(&report::table(rows, false));
     md.push('\n');
-    md.push_str(&report::notes(rows, copy_alone));
+    md.push_str(&report::notes(rows, copy_alone, false));
     md.push_str(
         "\n![Every model's median message: the wait, and what follows the arrival magnified]\
          (figures/phases-all.svg)\n\n\
@@ -143,6 +152,188 @@ pub fn markdown(options: &Options, rows: &[Row], copy_alone: &Spread, sources: &
          models' p99 suffer most, and what do they have in common?\n",
     );
     md
+}
+
+/// The page in Chinese: the same sections, listings, figures and exercises as [`markdown`].
+pub fn markdown_zh(options: &Options, rows: &[Row], copy_alone: &Spread, sources: &str) -> String {
+    let mut md = String::new();
+    let _ = write!(
+        md,
+        "[English](../phases.md)\n\n\
+         # 两个阶段的实测：wait data 等待数据，copy data 拷贝数据\n\n\
+         <!-- 由 `cargo lab phases` 生成：在你的机器上再运行一次即可重写本页。 -->\n\n\
+         笔记第二节说，每次网络读取都分两个阶段：等数据到来（wait data 等待数据），以及把数据\
+         从内核拷贝到程序里（copy data 拷贝数据）；各种IO模型的区别只在于程序怎样度过这两个\
+         阶段。本页在一台真实的机器上，为每个模型测量这两个阶段。客户端每次发送前先“思考” \
+         {think}，共发送 {n} 条消息（每条 {len} 字节，经 127.0.0.1），接收方为每条消息记下四个\
+         时刻：\n\n\
+         1. 它开始等待；\n\
+         2. 数据到达本机：内核的接收时间戳（`SO_TIMESTAMPNS`），在数据包进入内核接收路径时打上；\n\
+         3. 它得知可以继续：轮询器返回、协程被恢复、回调开始运行；\n\
+         4. 数据已经在它的缓冲区里。\n\n\
+         wait data 是 ① → ②。之后只有几十微秒，其先后顺序恰恰就是模型本身：先得到通知，再发起\
+         接收调用（各种就绪通知模型）；工作线程先接收，再通知（线程池及其回调）；或者两件事在一步\
+         里完成，从外面无法拆开（阻塞的 `recv`、io_uring 的完成通知）。这些时间段大部分并不是拷贝：\
+         它们是把一个睡着的线程唤醒（调度器的唤醒和返回用户态）以及系统调用。单独的 copy data \
+         另行测量——对已经排队的数据做一次 `recv`——它只占其中很小一部分。\n\n\
+         - 机器：{machine}\n\
+         - 日期：{date}\n\
+         - 负载：{load}（机器上的其他工作会拉长尾部延迟）\n\
+         - 命令：`{command}`\n\n\
+         ## 所有模型\n\n",
+        think = report::duration(options.think),
+        n = options.samples,
+        len = super::pace::MESSAGE.len(),
+        machine = machine(),
+        date = utc_now(),
+        load = load(),
+        command = options.command,
+    );
+    md.push_str(&report::table(rows, true));
+    md.push('\n');
+    md.push_str(&report::notes(rows, copy_alone, true));
+    md.push_str(
+        "\n![每个模型的中位数消息：等待，以及放大后的到达之后的部分](figures/phases-all.svg)\n\n\
+         这次运行说明了什么：\n\n",
+    );
+    md.push_str(&observations_zh(options, rows, copy_alone));
+    md.push_str(
+        "\n## 逐个模型\n\n\
+         下面每个接收函数都是实验室实际运行的函数：按该模型服务端的方式、用同一个库接收一条消息。\n",
+    );
+    for row in rows {
+        let model = row.model;
+        let _ = write!(md, "\n### {} · {}\n\n", model.name_zh, model.section);
+        match &row.stats {
+            Ok(stats) => {
+                let _ = write!(
+                    md,
+                    "![{name}：等待，以及放大后的到达之后的部分](figures/phases-{slug}.svg)\n\n\
+                     等待期间：{waiting}。等待的中位数 {wait}；从数据到达到数据到手 {after}。\n\n",
+                    name = model.name_zh,
+                    slug = model.slug,
+                    waiting = model.waiting_zh,
+                    wait = report::duration(stats.wait.p50),
+                    after = report::duration(stats.after.p50),
+                );
+            }
+            Err(why) => {
+                let _ = write!(md, "这台机器上无法测量：{why}。\n\n");
+            }
+        }
+        let (file, anchor) = model.source;
+        let _ = write!(
+            md,
+            "```rust\n{{{{#include {sources}/{file}:{anchor}}}}}\n```\n"
+        );
+    }
+    let _ = write!(
+        md,
+        "\n## 怎样读出到达时刻\n\n\
+         上面每个接收函数调用的都不是 `recv`，而是这个函数：一次 `recvmsg`，同时取回内核给这个\
+         数据包打的时间戳。时间戳基于 `CLOCK_REALTIME`，所以其他时刻也都从这个时钟读取，而不是\
+         `Instant`（`CLOCK_MONOTONIC`，从开机算起）。\n\n\
+         ```rust\n{{{{#include {sources}/timestamp.rs:recv_stamped}}}}\n```\n\n\
+         ## 单独的 copy data\n\n\
+         前面既没有等待也没有唤醒的拷贝：实验室给自己发一条消息，用 `MSG_PEEK` 等到它全部排好队，\
+         再给一次 `recv` 计时。\n\n\
+         ```rust\n{{{{#include {sources}/copy.rs:copy_alone}}}}\n```\n\n\
+         ## 自己运行\n\n\
+         ```text\n\
+         cargo lab phases                          # 思考 2 ms，每个模型 300 条消息\n\
+         cargo lab phases --think-ms 20 --samples 100\n\
+         ```\n\n\
+         它打印表格，并重写本页、英文版和图（`--out` 指定写到哪里）。它需要 Linux：在别的系统上，\
+         或内核拒绝 `SO_TIMESTAMPNS` 时，它会说明原因并停止，实验室的其余部分照常工作。不允许使用 \
+         io_uring 的地方（很多容器），那一行会注明，其余模型照常测量。\n\n\
+         ## 练习\n\n\
+         1. 用 `--think-ms 0` 运行：接收方一说它在等，客户端就立刻发送。wait data 还剩多少？\
+         哪些模型第一次询问时数据就已经到了（看 EAGAIN / 条）？\n\
+         2. 把 `crates/lab/src/phases/pace.rs` 里的 `MESSAGE` 改成 1000 字节。哪一列变长了？\
+         每个模型变长的量一样吗？\n\
+         3. 运行时让每个核都忙起来（每个核跑一个 `yes > /dev/null`）。哪些模型的 p99 受影响\
+         最大？它们有什么共同点？\n",
+    );
+    md
+}
+
+/// [`observations`], in Chinese: the same facts from the same numbers.
+fn observations_zh(options: &Options, rows: &[Row], copy_alone: &Spread) -> String {
+    let stats = |slug: &str| {
+        rows.iter()
+            .find(|r| r.model.slug == slug)
+            .and_then(|r| r.stats.as_ref().ok())
+    };
+    let d = report::duration;
+    let mut out = String::new();
+    let late: Vec<String> = rows
+        .iter()
+        .filter_map(|r| r.stats.as_ref().ok().map(|s| (r.model.name_zh, s.wait.p50)))
+        .filter(|(_, wait)| *wait > options.think + Duration::from_millis(1))
+        .map(|(name, wait)| format!("{name}（{}）", d(wait)))
+        .collect();
+    let _ = write!(
+        out,
+        "- wait data 就是客户端的思考时间（{}）加上它被唤醒和发送的时间：没有哪个模型能让数据来得\
+         更早，区别只在于等待期间做了什么。",
+        d(options.think)
+    );
+    if late.is_empty() {
+        out.push('\n');
+    } else {
+        let _ = writeln!(
+            out,
+            "这次更长的有：{}。空转的接收方占着客户端发送所需要的核：这就是笔记对非阻塞IO\
+             白白占用 CPU 的警告，被测了出来。",
+            late.join("、")
+        );
+    }
+    if let Some(busy) = stats("nonblocking") {
+        if let Some(notified) = busy.notification {
+            let _ = writeln!(
+                out,
+                "- 忙轮询每条消息白问 {} 次，却在时间戳之后 {} 才看到数据：时间戳是数据包进入内核接收\
+                 路径时打的，TCP 自己的处理在那之后。每个模型都要付出这一段；比它更长的通知才是模型\
+                 自己的开销。",
+                busy.wasted,
+                d(notified.p50)
+            );
+        }
+    }
+    if let (Some(blocking), Some(select)) = (stats("blocking"), stats("select")) {
+        let _ = writeln!(
+            out,
+            "- 阻塞的 recv 无法拆分：内核唤醒线程，线程在同一个调用里完成拷贝（从到达起 {}）。\
+             select 把同一段拆成一次通知（{}）和它自己的一次 recvmsg 调用（{}）。单独测量的拷贝本身\
+             是 {}：其余都是唤醒线程和发起调用。",
+            d(blocking.copy.p50),
+            d(select.notification.map_or(Duration::ZERO, |n| n.p50)),
+            d(select.copy.p50),
+            d(copy_alone.p50)
+        );
+    }
+    let mut after: Vec<(&str, Duration)> = rows
+        .iter()
+        .filter_map(|r| {
+            r.stats
+                .as_ref()
+                .ok()
+                .map(|s| (r.model.name_zh, s.after.p50))
+        })
+        .collect();
+    after.sort_by_key(|(_, span)| *span);
+    if let (Some(first), Some(last)) = (after.first(), after.last()) {
+        let _ = writeln!(
+            out,
+            "- 从数据到达到数据到手：最快的是{}（{}），最慢的是{}（{}）；与等待相比，它们都只是\
+             薄薄一片（看图中的放大部分）。",
+            first.0,
+            d(first.1),
+            last.0,
+            d(last.1)
+        );
+    }
+    out
 }
 
 /// What this run's numbers say, in words: written from the numbers, so it stays true when
@@ -316,6 +507,30 @@ mod tests {
         assert_eq!(civil_from_days(0), (1970, 1, 1));
         assert_eq!(civil_from_days(11_016), (2000, 2, 29));
         assert_eq!(civil_from_days(19_723), (2024, 1, 1));
+    }
+
+    #[test]
+    fn both_languages_have_the_same_listings_figures_and_exercises() {
+        let options = Options {
+            think: Duration::from_millis(2),
+            samples: 1,
+            out: "docs/src".into(),
+            out_zh: "docs/zh/src".into(),
+            command: "cargo lab phases".into(),
+        };
+        let rows: Vec<Row> = super::super::MODELS
+            .iter()
+            .map(|m| Row::new(m, super::super::Outcome::Unavailable("a test".into())))
+            .collect();
+        let copy = Spread {
+            p50: Duration::from_micros(3),
+            p99: Duration::from_micros(4),
+        };
+        let en = crate::parity::skeleton(&markdown(&options, &rows, &copy, "../../x"));
+        let zh = crate::parity::skeleton(&markdown_zh(&options, &rows, &copy, "../../../x"));
+        assert_eq!(en, zh);
+        assert_eq!(en.includes.len(), super::super::MODELS.len() + 2);
+        assert_eq!(en.exercises, 3);
     }
 
     #[test]

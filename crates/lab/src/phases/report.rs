@@ -131,17 +131,35 @@ const HEADER: [&str; 7] = [
     "EAGAIN / msg",
 ];
 
-/// The table, as Markdown whose columns also line up in a terminal.
-pub fn table(rows: &[Row]) -> String {
-    let mut lines: Vec<Vec<String>> = vec![HEADER.iter().map(|h| h.to_string()).collect()];
+const HEADER_ZH: [&str; 7] = [
+    "模型",
+    "笔记章节",
+    "wait data 等待数据 p50 / p99",
+    "通知 p50 / p99",
+    "到 recv 返回 p50 / p99",
+    "到达 → 到手 p50 / p99",
+    "EAGAIN / 条",
+];
+
+/// The table, as Markdown whose columns also line up in a terminal; in Chinese if `zh`.
+pub fn table(rows: &[Row], zh: bool) -> String {
+    let header = if zh { HEADER_ZH } else { HEADER };
+    let mut lines: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
     for row in rows {
-        let mut cells = vec![row.model.name.to_string(), row.model.section.to_string()];
+        let name = if zh {
+            row.model.name_zh
+        } else {
+            row.model.name
+        };
+        let mut cells = vec![name.to_string(), row.model.section.to_string()];
         match &row.stats {
             Ok(s) => cells.extend([
                 s.wait.cell(),
                 match (s.shape, s.notification) {
+                    (Shape::CopyThenNotify, Some(n)) if zh => format!("{}（拷贝之后）", n.cell()),
                     (Shape::CopyThenNotify, Some(n)) => format!("{} (after copy)", n.cell()),
                     (_, Some(n)) => n.cell(),
+                    (_, None) if zh => "与 recv 合为一步".to_string(),
                     (_, None) => "one step with the recv".to_string(),
                 },
                 s.copy.cell(),
@@ -149,7 +167,11 @@ pub fn table(rows: &[Row]) -> String {
                 s.wasted.to_string(),
             ]),
             Err(why) => {
-                cells.push(format!("unavailable: {why}"));
+                cells.push(if zh {
+                    format!("无法测量：{why}")
+                } else {
+                    format!("unavailable: {why}")
+                });
                 cells.extend(std::iter::repeat_n(String::new(), 4));
             }
         }
@@ -176,7 +198,10 @@ pub fn table(rows: &[Row]) -> String {
 
 /// What the table's cells mean, and anything odd about this run. `copy_alone` is
 /// [`super::copy::measure`]'s result: the copy with nothing else in the way.
-pub fn notes(rows: &[Row], copy_alone: &Spread) -> String {
+pub fn notes(rows: &[Row], copy_alone: &Spread, zh: bool) -> String {
+    if zh {
+        return notes_zh(rows, copy_alone);
+    }
     let mut out = String::from(
         "- until recv returns: for a one-step model, from the arrival until the call returns \
          (a blocking recvmsg, or an io_uring completion that arrives with the bytes already \
@@ -203,6 +228,39 @@ pub fn notes(rows: &[Row], copy_alone: &Spread) -> String {
                     out,
                     "- {}: {} samples dropped, the realtime clock stepped during them.",
                     row.model.name, s.dropped
+                );
+            }
+        }
+    }
+    out
+}
+
+/// [`notes`], in Chinese.
+fn notes_zh(rows: &[Row], copy_alone: &Spread) -> String {
+    let mut out = String::from(
+        "- 到 recv 返回：对一步完成的模型，是从数据到达到调用返回（阻塞的 recvmsg，或数据已经\
+         拷贝好才送达的 io_uring 完成通知）：睡着的线程被唤醒，再加上拷贝。对先通知、再接收的\
+         模型，是从得到通知到 recvmsg 返回：对已经排队的数据做一次系统调用。对线程池，是工作\
+         线程被唤醒再加上它的拷贝。\n\
+         - 与 recv 合为一步：发出通知的调用就是做拷贝的调用，从外面分不出到达与返回之间的各段。\n\
+         - 拷贝之后：池内工作线程先接收，然后调用方的回调才得到通知。\n\
+         - EAGAIN / 条：每条消息有几次 recvmsg 什么也没拿到（中位数）。\n",
+    );
+    let _ = writeln!(
+        out,
+        "- 单独的 copy data 拷贝数据：{}（p50 / p99），对同样 {} 字节、已经排好队的数据做一次 \
+         recv，没有任何等待（含系统调用本身）。数据到达之后的其余时间都花在唤醒线程和发起调用上，\
+         而不是拷贝。",
+        copy_alone.cell(),
+        super::pace::MESSAGE.len()
+    );
+    for row in rows {
+        if let Ok(s) = &row.stats {
+            if s.dropped > 0 {
+                let _ = writeln!(
+                    out,
+                    "- {}：丢弃了 {} 个样本，测量期间实时时钟发生了跳变。",
+                    row.model.name_zh, s.dropped
                 );
             }
         }
