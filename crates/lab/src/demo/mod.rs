@@ -103,11 +103,11 @@ pub const SECTIONS: &[Section] = &[
         run: async_callback::section_6,
     },
     Section {
-        number: 7,
+        number: 8,
         title: "自己实现gevent: our own runtime on 五's loop (task, executor, reactor, timers)",
         title_zh:
             "自己实现gevent：在五的事件循环上写出我们自己的运行时（任务、执行器、反应器、定时器）",
-        run: own_gevent::section_7,
+        run: own_gevent::section_8,
     },
 ];
 

@@ -23,7 +23,7 @@ const CLIENTS: &str = "1000";
 const LOAD_SECS: &str = "2";
 
 /// 自己实现gevent: spawn/join on our runtime, then our server and may's under 1000 clients.
-pub fn section_7(lab: &Path) -> crate::Result<()> {
+pub fn section_8(lab: &Path) -> crate::Result<()> {
     watch_in(
         "f1, f2, f3 sleep 3, 2, 5 units as tasks on our own runtime, on this one thread:\n\
          own_gevent::sleep(..).await yields, so all three sleep at once: ~5 units\n\
