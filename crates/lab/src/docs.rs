@@ -64,6 +64,15 @@ pub fn run(book: &Path) -> crate::Result<()> {
         let log = build(&zh)?;
         problems.extend(problems_in_log(&log, &zh.join("book.toml")));
         problems.extend(crate::parity::check(&book.join("src"), &zh.join("src"))?);
+        println!("docs: parity, English | 中文:");
+        let summary = std::fs::read_to_string(book.join("src/SUMMARY.md"))?;
+        for chapter in crate::parity::chapters(&summary) {
+            // A chapter missing in one edition is already a problem above.
+            if let Ok(report) = crate::parity::report(&book.join("src"), &zh.join("src"), &chapter)
+            {
+                print!("{report}");
+            }
+        }
         "both editions"
     } else {
         println!("docs: no Chinese edition at {}", zh.display());
