@@ -12,7 +12,9 @@ pub fn run(opts: &ClientOpts, backend: Option<Backend>) -> crate::Result<()> {
     match opts.mode()? {
         ClientMode::Interactive => Ok(protocol::interactive::connect(opts.addr)?),
         ClientMode::Load(plan) => match crate::probe::choose(backend, crate::probe::check)? {
-            Backend::Uring => crate::uring_client::run(opts.addr, &plan),
+            // Multishot is the server's business: the load client's one receive per
+            // connection is always in flight with its own buffer, so plain io_uring it is.
+            Backend::Uring | Backend::UringMultishot => crate::uring_client::run(opts.addr, &plan),
             Backend::Pool => crate::pool_client::run(opts.addr, &plan),
         },
     }

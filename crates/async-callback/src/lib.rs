@@ -17,6 +17,7 @@
 //! | `Pool`, `Future` | [`pool`]           | the notes' pool, futures and callbacks              |
 //! | the notes' demo  | [`example`]        | four `n -> n*n` tasks, a `parse` callback            |
 //! | `--backend uring`| [`uring`]          | nobody: the kernel; one thread handles completions  |
+//! | `--backend uring-multishot` | [`multishot`], [`buf_ring`] | the kernel; idle connections hold no buffer |
 //! | `--backend pool` | [`pool_server`]    | `--workers N` threads, each blocked in one `recv`: blocking I/O, asynchronous calls |
 //! | the ring itself  | [`ring`]           | submission, full queue, completions                 |
 //! | availability     | [`probe`]          | is io_uring allowed here? else fall back to `pool`  |
@@ -27,6 +28,7 @@
 //! ```text
 //! cargo run --example pool_callbacks                                   # the notes' program (src/example.rs)
 //! cargo run -p async-callback --bin server                             # uring (default)
+//! cargo run -p async-callback --bin server -- --backend uring-multishot
 //! cargo run -p async-callback --bin server -- --backend pool --workers 2
 //! cargo run -p async-callback --bin client                             # the >>: client
 //! nc 127.0.0.1 8080                                                    # or any raw TCP client
@@ -39,8 +41,10 @@
 //! Without io_uring (an old kernel, a seccomp profile, `kernel.io_uring_disabled`), the
 //! default backend prints why and falls back to `pool`; `--backend uring` refuses instead.
 
+pub mod buf_ring;
 pub mod client;
 pub mod example;
+pub mod multishot;
 pub mod pool;
 pub mod pool_client;
 pub mod pool_server;
@@ -64,6 +68,10 @@ pub use protocol::Result;
 pub enum Backend {
     /// io_uring: the kernel waits and copies, we handle completions (true asynchronous I/O).
     Uring,
+    /// io_uring as production runtimes use it: multishot accept, multishot receive into
+    /// provided buffers (idle connections hold none), one system call per loop turn.
+    /// Falls back to `uring`, with a line saying why, on kernels older than 6.0.
+    UringMultishot,
     /// The notes' pool: each connection's blocking loop is a task, a callback logs its end.
     /// Blocking I/O on worker threads, asynchronous only in how it is called.
     Pool,
@@ -79,7 +87,7 @@ pub struct ServerCli {
     #[command(flatten)]
     pub listen: ServerOpts,
 
-    /// `uring` or `pool`. Without this flag: `uring`, or `pool` (with a line saying why) when
+    /// `uring`, `uring-multishot` or `pool`. Without this flag: `uring`, or `pool` (with a line saying why) when
     /// io_uring is unavailable; with `--backend uring` its absence is an error.
     #[arg(long, value_enum)]
     pub backend: Option<Backend>,
@@ -122,6 +130,7 @@ pub fn run_server(cli: &ServerCli) -> Result<()> {
     protocol::announce(listener.local_addr()?)?;
     match backend {
         Backend::Uring => uring::run(listener, uring::Config::default()),
+        Backend::UringMultishot => multishot::run(listener, multishot::Config::default()),
         Backend::Pool => pool_server::run(listener, usize::from(cli.workers)),
     }
 }

@@ -109,15 +109,85 @@ fn explain_setup_error(err: &std::io::Error, disabled: Option<u8>) -> Unavailabl
     Unavailable(format!("{why} (io_uring_setup: {err})"))
 }
 
+/// Set (to anything) in the environment, it makes [`check_multishot`] say no, so the
+/// fallback to `--backend uring` can be seen (and tested) on a kernel that has everything.
+pub const DENY_MULTISHOT_ENV: &str = "ASYNC_CALLBACK_DENY_MULTISHOT";
+
+// ANCHOR: check_multishot
+/// Checks what `--backend uring-multishot` needs beyond plain io_uring: multishot accept
+/// (`IORING_ACCEPT_MULTISHOT`, Linux 5.19), provided buffer rings
+/// (`IORING_REGISTER_PBUF_RING`, 5.19) and multishot receive (`IORING_RECV_MULTISHOT`, 6.0).
+///
+/// Multishot is a flag on the ACCEPT and RECV operations the probe already lists, and the
+/// kernel ignores flags it does not know on some versions, so the probe cannot answer for
+/// them: the kernel's version does. A buffer ring is a registration, so we try one.
+pub fn check_multishot() -> Result<(), Unavailable> {
+    if std::env::var_os(DENY_MULTISHOT_ENV).is_some() {
+        return Err(Unavailable(format!(
+            "{DENY_MULTISHOT_ENV} is set, so the probe answers as an older kernel would"
+        )));
+    }
+    if !kernel_at_least(5, 19) {
+        return Err(Unavailable(
+            "multishot accept and provided buffer rings need Linux 5.19, multishot receive 6.0"
+                .into(),
+        ));
+    }
+    if !kernel_at_least(6, 0) {
+        return Err(Unavailable("multishot receive needs Linux 6.0".into()));
+    }
+    let ring = IoUring::new(2).map_err(|err| explain_setup_error(&err, None))?;
+    let bufs = crate::buf_ring::BufRing::new(1, 64)
+        .map_err(|err| Unavailable(format!("no memory for a buffer ring: {err}")))?;
+    // SAFETY: `bufs` outlives the registration: the ring is dropped before it (explicitly,
+    // below), and no request ever uses the group.
+    let registered = unsafe { bufs.register(&ring.submitter(), 0) };
+    // Closing the ring unregisters the group; only then may the buffers go. No request was
+    // ever submitted, so the kernel holds no pointer into them once the ring is gone.
+    drop(ring);
+    drop(bufs);
+    registered.map_err(|err| {
+        Unavailable(format!(
+            "the kernel refused a provided buffer ring (IORING_REGISTER_PBUF_RING: {err}); \
+             Linux 5.19 or later is needed"
+        ))
+    })
+}
+// ANCHOR_END: check_multishot
+
 // ANCHOR: choose
 /// Which backend to run: `requested`, or with no `--backend`, io_uring when `check` passes
-/// and the pool otherwise, saying why on stderr in one line.
+/// and the pool otherwise, saying why on stderr in one line. `--backend uring-multishot`
+/// needs `check` too, and falls back to `--backend uring` (one line) without multishot.
 pub fn choose(
     requested: Option<Backend>,
     check: impl FnOnce() -> Result<(), Unavailable>,
 ) -> crate::Result<Backend> {
+    choose_with(requested, check, check_multishot)
+}
+
+/// [`choose`], with the multishot check given (for tests).
+pub fn choose_with(
+    requested: Option<Backend>,
+    check: impl FnOnce() -> Result<(), Unavailable>,
+    check_multishot: impl FnOnce() -> Result<(), Unavailable>,
+) -> crate::Result<Backend> {
     match requested {
         Some(Backend::Pool) => Ok(Backend::Pool),
+        Some(Backend::UringMultishot) => match check() {
+            Err(why) => {
+                Err(format!("--backend uring-multishot: io_uring is unavailable: {why}").into())
+            }
+            Ok(()) => match check_multishot() {
+                Ok(()) => Ok(Backend::UringMultishot),
+                Err(why) => {
+                    protocol::log!(
+                        "io_uring multishot is unavailable: {why}; falling back to --backend uring"
+                    );
+                    Ok(Backend::Uring)
+                }
+            },
+        },
         Some(Backend::Uring) => match check() {
             Ok(()) => Ok(Backend::Uring),
             Err(why) => Err(format!("--backend uring: io_uring is unavailable: {why}").into()),
@@ -154,6 +224,43 @@ mod tests {
         // Asking for the pool never probes.
         let never = || -> Result<(), Unavailable> { panic!("probed for the pool backend") };
         assert_eq!(choose(Some(Backend::Pool), never).unwrap(), Backend::Pool);
+    }
+
+    #[test]
+    fn multishot_falls_back_to_plain_uring_and_needs_io_uring_itself() {
+        let yes = || Ok(());
+        let multishot = Some(Backend::UringMultishot);
+        assert_eq!(
+            choose_with(multishot, yes, yes).unwrap(),
+            Backend::UringMultishot
+        );
+        assert_eq!(
+            choose_with(multishot, yes, missing).unwrap(),
+            Backend::Uring
+        );
+        let err = choose_with(multishot, missing, yes).unwrap_err();
+        assert!(err.to_string().contains("no ring here"), "{err}");
+        // Plain uring never asks about multishot.
+        let never = || -> Result<(), Unavailable> { panic!("probed multishot for uring") };
+        assert_eq!(
+            choose_with(Some(Backend::Uring), yes, never).unwrap(),
+            Backend::Uring
+        );
+    }
+
+    #[test]
+    fn a_kernel_from_6_0_with_io_uring_passes_the_multishot_probe() {
+        // The probe really registers a buffer ring: if that were wrong (say, memory that is
+        // not page-aligned), a new kernel would be told it lacks multishot.
+        if check().is_err() || !kernel_at_least(6, 0) {
+            println!("skipped: no io_uring, or a kernel older than 6.0");
+            return;
+        }
+        if std::env::var_os(DENY_MULTISHOT_ENV).is_some() {
+            assert!(check_multishot().is_err());
+            return;
+        }
+        check_multishot().unwrap();
     }
 
     #[test]

@@ -55,6 +55,14 @@ impl Stats {
     }
 }
 
+/// One completion with its flags.
+#[derive(Debug, Clone, Copy)]
+pub struct Cqe {
+    pub user_data: u64,
+    pub result: i32,
+    pub flags: u32,
+}
+
 /// A ring, its backlog of requests that did not fit, and its counters.
 pub struct Ring {
     ring: IoUring,
@@ -64,6 +72,8 @@ pub struct Ring {
     pub stats: Arc<Stats>,
     /// Fault injection for tests: see [`Ring::refuse_early_submits`].
     refuse_early: bool,
+    /// Set up with SINGLE_ISSUER and DEFER_TASKRUN.
+    fast: bool,
 }
 
 impl Ring {
@@ -76,9 +86,11 @@ impl Ring {
         // interrupting it at any system call. Older kernels refuse the flags: go without.
         let mut fast = builder.clone();
         fast.setup_single_issuer().setup_defer_taskrun();
-        let ring = match fast.build(sq_entries) {
-            Ok(ring) => ring,
-            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => builder.build(sq_entries)?,
+        let (ring, fast) = match fast.build(sq_entries) {
+            Ok(ring) => (ring, true),
+            Err(err) if err.raw_os_error() == Some(libc::EINVAL) => {
+                (builder.build(sq_entries)?, false)
+            }
             Err(err) => return Err(err),
         };
         Ok(Ring {
@@ -86,6 +98,7 @@ impl Ring {
             backlog: VecDeque::new(),
             stats,
             refuse_early: false,
+            fast,
         })
     }
 
@@ -162,6 +175,20 @@ impl Ring {
     /// still held back), and puts every completion that has arrived into `completed` as
     /// `(user_data, result)`.
     pub fn submit_and_wait(&mut self, completed: &mut Vec<(u64, i32)>) -> io::Result<()> {
+        self.enter()?;
+        completed.clear();
+        // Copied out so the handlers may push new requests while we walk the answers.
+        completed.extend(
+            self.ring
+                .completion()
+                .map(|cqe| (cqe.user_data(), cqe.result())),
+        );
+        Ok(())
+    }
+
+    /// The one system call of a loop turn: everything queued goes in, and we wait for at
+    /// least one completion (unless requests are still held back).
+    fn enter(&mut self) -> io::Result<()> {
         // Empty the backlog into the SQ, submitting as it fills, until the kernel refuses.
         // Each early submit takes a whole SQ of requests, so this ends; what is still held
         // back goes first on the next turn.
@@ -172,23 +199,39 @@ impl Ring {
         // with us. Submitting and reaping at once brings their turn.
         let want = usize::from(self.backlog.is_empty());
         match self.ring.submit_and_wait(want) {
-            Ok(_) => {}
+            Ok(_) => Ok(()),
             // A signal woke us: whatever completed is still in the CQ.
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-            // Completions overflowed the CQ: nothing new is taken until we reap them, below.
-            Err(err) if err.raw_os_error() == Some(libc::EBUSY) => {}
-            Err(err) => return Err(err),
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => Ok(()),
+            // Completions overflowed the CQ: nothing new is taken until we reap them.
+            Err(err) if err.raw_os_error() == Some(libc::EBUSY) => Ok(()),
+            Err(err) => Err(err),
         }
-        completed.clear();
-        // Copied out so the handlers may push new requests while we walk the answers.
-        completed.extend(
-            self.ring
-                .completion()
-                .map(|cqe| (cqe.user_data(), cqe.result())),
-        );
-        Ok(())
     }
     // ANCHOR_END: wait
+
+    /// [`submit_and_wait`](Ring::submit_and_wait) for multishot requests, whose completions
+    /// carry flags that matter: `IORING_CQE_F_MORE` (this request goes on) and
+    /// `IORING_CQE_F_BUFFER` (which provided buffer the kernel filled).
+    pub fn submit_and_wait_flags(&mut self, completed: &mut Vec<Cqe>) -> io::Result<()> {
+        self.enter()?;
+        completed.clear();
+        completed.extend(self.ring.completion().map(|cqe| Cqe {
+            user_data: cqe.user_data(),
+            result: cqe.result(),
+            flags: cqe.flags(),
+        }));
+        Ok(())
+    }
+
+    /// For registering resources with this ring (a provided buffer ring).
+    pub fn submitter(&self) -> io_uring::Submitter<'_> {
+        self.ring.submitter()
+    }
+
+    /// Whether the kernel took `IORING_SETUP_DEFER_TASKRUN` (Linux 6.1), for the log.
+    pub fn defers_task_run(&self) -> bool {
+        self.fast
+    }
 }
 
 /// Puts `entry` in the SQ if it has room.

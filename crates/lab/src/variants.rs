@@ -123,6 +123,12 @@ pub const VARIANTS: &[Variant] = &[
         cap: None,
     },
     Variant {
+        name: "async-callback/uring-multishot",
+        krate: "async-callback",
+        args: &["--backend", "uring-multishot"],
+        cap: None,
+    },
+    Variant {
         name: "async-callback/pool",
         krate: "async-callback",
         args: &["--backend", "pool", "--workers", "4"],

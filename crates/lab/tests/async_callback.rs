@@ -24,6 +24,51 @@ fn uring_serves_a_thousand_connections_at_once_from_one_thread() {
     assert_eq!(threads, 1, "the uring server runs on one thread");
 }
 
+// ANCHOR: multishot_fallback
+#[test]
+fn without_multishot_the_multishot_backend_falls_back_to_uring_and_serves() {
+    // The probe's override makes it answer as a kernel older than 6.0 would.
+    let mut command = std::process::Command::new(common::lab());
+    command
+        .args(["serve", "async-callback", "--addr", "127.0.0.1:0"])
+        .args(["--backend", "uring-multishot"])
+        .env(async_callback::probe::DENY_MULTISHOT_ENV, "1");
+    let server = lab::process::ServerProcess::start_command(command, "no multishot".into())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let fell_back = |l: &str| {
+        l.starts_with("io_uring multishot is unavailable")
+            && l.contains(async_callback::probe::DENY_MULTISHOT_ENV)
+            && l.ends_with("falling back to --backend uring")
+    };
+    assert!(
+        server.wait_for_log(fell_back, Duration::from_secs(10)),
+        "no fallback line:\n{}",
+        server.log_text()
+    );
+    let mut stream = connect(server.addr()).unwrap();
+    round_trip(&mut stream, b"served by plain uring").unwrap();
+    let log = server.log_text();
+    assert!(
+        !log.contains("uring-multishot:"),
+        "multishot started anyway:\n{log}"
+    );
+    assert_eq!(log.lines().filter(|l| fell_back(l)).count(), 1, "{log}");
+}
+
+#[test]
+fn with_multishot_the_multishot_backend_says_so_and_does_not_fall_back() {
+    let server = common::serve("async-callback", &["--backend", "uring-multishot"]);
+    let mut stream = connect(server.addr()).unwrap();
+    round_trip(&mut stream, b"served by multishot").unwrap();
+    let log = server.log_text();
+    if log.contains("io_uring multishot is unavailable") {
+        println!("skipped: this kernel has no multishot:\n{log}");
+        return;
+    }
+    assert!(log.contains("uring-multishot: "), "{log}");
+}
+// ANCHOR_END: multishot_fallback
+
 #[test]
 fn a_pool_of_two_serves_a_third_client_only_after_one_leaves() {
     let server = common::serve("async-callback", &["--backend", "pool", "--workers", "2"]);
@@ -253,7 +298,11 @@ fn out_of_descriptors_each_backend_backs_off_and_logs_once_per_episode() {
     // way: one line when the episode starts, one when it ends, none between.
     const FDS: u64 = 64;
     const OPEN: usize = 100;
-    for name in ["async-callback/uring", "async-callback/pool"] {
+    for name in [
+        "async-callback/uring",
+        "async-callback/uring-multishot",
+        "async-callback/pool",
+    ] {
         let variant = lab::variants::find(name).unwrap();
         let server =
             lab::process::ServerProcess::start_variant_with_fd_limit(common::lab(), variant, FDS)
