@@ -11,7 +11,9 @@
 //! | `udp_echo`          | [`udp_echo`]          | 基于udp协议的套接字 sockets over UDP             |
 //! | `sigio_udp`         | `sigio_udp` (Linux)   | signal-driven I/O, the model the notes skip   |
 //! | `producer_consumer` | [`producer_consumer`] | 生产者消费者模型 the producer-consumer model      |
+//! | `cpu_switching`     | [`cpu_switching`]     | 单纯地切换 switching with no I/O is slower      |
 
+pub mod cpu_switching;
 pub mod producer_consumer;
 #[cfg(target_os = "linux")]
 pub mod sigio_udp;

@@ -11,6 +11,10 @@
 //! is free at once; four two-second tasks on four workers finish in about two seconds, not
 //! eight; and each `parse` runs on the worker that ran its task, not on the main thread.
 //! Events reach the main thread over a channel, so the caller decides how to print them.
+//!
+//! [`submit_then_wait`] and [`submit_with_callbacks`] are the summary's two ways to submit
+//! (提交的两种方式, section 七): the same four tasks, once with the caller waiting for each
+//! `result()` in place (同步调用, about 4 units) and once with callbacks (异步调用+回调, about 1).
 
 use crate::pool::{current_thread_name, Pool};
 use std::fmt;
@@ -111,6 +115,82 @@ pub fn run(
 }
 // ANCHOR_END: example
 
+// ANCHOR: sync_vs_async
+/// One way of submitting the four tasks, timed: the notes' summary (七) names two, 同步调用
+/// (synchronous call) and 异步调用+回调 (asynchronous call with a callback).
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    /// `n * n` for each input, in the order the caller got them.
+    pub results: Vec<u64>,
+    /// From the first `submit` until the caller had every result.
+    pub elapsed: Duration,
+}
+
+impl Submitted {
+    /// The elapsed time in units of one task's sleep (a count, so it reads the same on any
+    /// machine: 4 tasks in turn take about 4 units, side by side about 1).
+    pub fn units(&self, unit: Duration) -> f64 {
+        self.elapsed.as_secs_f64() / unit.as_secs_f64()
+    }
+}
+
+/// 同步调用: submit a task, then ask for its `result()` at once, before submitting the next.
+///
+/// `result()` blocks the caller until that task is done, so the pool never holds more than one
+/// task: four workers, and still the four sleeps run one after another. Python's
+/// `pool.submit(task, n).result()` does the same. What makes a call synchronous is the caller
+/// waiting in place, not the pool.
+pub fn submit_then_wait(inputs: &[u64], workers: usize, unit: Duration) -> Submitted {
+    let start = Instant::now();
+    let pool = Pool::new(workers);
+    let mut results = Vec::with_capacity(inputs.len());
+    for &n in inputs {
+        let future = pool.submit(move || {
+            std::thread::sleep(unit);
+            n * n
+        });
+        // Waits here, in place: the next task is not even submitted yet.
+        match future.result() {
+            Ok(&square) => results.push(square),
+            Err(panicked) => protocol::log!("task({n}) failed: {panicked}"),
+        }
+    }
+    Submitted {
+        results,
+        elapsed: start.elapsed(),
+    }
+}
+
+/// 异步调用+回调: submit every task with a callback that hands its result on, and only then
+/// wait for the results. The caller does not wait per task, so the four sleeps overlap on the
+/// four workers.
+pub fn submit_with_callbacks(inputs: &[u64], workers: usize, unit: Duration) -> Submitted {
+    let start = Instant::now();
+    let pool = Pool::new(workers);
+    let (done, results) = crossbeam_channel::unbounded();
+    for &n in inputs {
+        let future = pool.submit(move || {
+            std::thread::sleep(unit);
+            n * n
+        });
+        let done = done.clone();
+        future.add_done_callback(move |finished| {
+            // The receiver lives until every result is in; a failed task sends nothing.
+            if let Ok(&square) = finished.result() {
+                let _ = done.send(square);
+            }
+        });
+    }
+    // Every task is submitted before the caller waits for anything. The channel closes when
+    // the last callback has run and dropped its sender.
+    drop(done);
+    Submitted {
+        results: results.iter().collect(),
+        elapsed: start.elapsed(),
+    }
+}
+// ANCHOR_END: sync_vs_async
+
 fn event(what: What, start: Instant) -> Event {
     Event {
         what,
@@ -149,6 +229,32 @@ mod tests {
             assert!(pos(&What::Running { n }) < pos(&What::Parsed { n, result: n * n }));
         }
         assert!(report.elapsed >= Duration::from_millis(50));
+    }
+
+    /// The count of units, not a speed: 4 tasks of one unit each, on 4 workers. Submitting and
+    /// waiting in place runs them one at a time (at least 4 units); with callbacks they overlap
+    /// (at least 1 unit, and far from 4). The tolerance above is generous: a loaded machine
+    /// adds time, never removes it.
+    #[test]
+    fn waiting_in_place_takes_four_units_and_callbacks_take_one() {
+        let unit = Duration::from_millis(100);
+        let synchronous = submit_then_wait(&[1, 2, 3, 4], 4, unit);
+        assert_eq!(synchronous.results, [1, 4, 9, 16]);
+        let units = synchronous.units(unit);
+        assert!(
+            (4.0..6.0).contains(&units),
+            "synchronous took {units:.2} units"
+        );
+
+        let asynchronous = submit_with_callbacks(&[1, 2, 3, 4], 4, unit);
+        let mut results = asynchronous.results.clone();
+        results.sort_unstable();
+        assert_eq!(results, [1, 4, 9, 16]);
+        let units = asynchronous.units(unit);
+        assert!(
+            (1.0..2.5).contains(&units),
+            "asynchronous took {units:.2} units"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! `accept` or `recv` sits through both; `send` only copies, and blocks only when the peer's
 //! window and our send buffer are full. The notes' point (三): every server they showed
 //! before gevent, with processes, threads or pools, is this model; those only change *how
-//! many* threads are blocked at once. So one crate holds all four of them:
+//! many* threads are blocked at once. So one crate holds all five of them:
 //!
 //! | `--mode`    | file            | what waits                                   |
 //! |-------------|-----------------|----------------------------------------------|
@@ -13,6 +13,7 @@
 //! | `thread`    | [`thread`]      | one OS thread per connection (default)        |
 //! | `pool`      | [`pool`]        | `--workers N` threads; connection N+1 queues  |
 //! | `fork`      | [`fork`]        | one process per connection                    |
+//! | `prefork`   | [`prefork`]     | `--workers N` processes, each accepting       |
 //!
 //! Run it:
 //!
@@ -24,13 +25,15 @@
 //! ```
 //!
 //! What to watch: with `--mode iterative` a second `nc` gets no reply until the first one
-//! quits; with `--mode pool --workers 2` the third waits for a free worker.
+//! quits; with `--mode pool --workers 2` (or `--mode prefork --workers 2`) the third waits
+//! for a free worker.
 
 pub mod client;
 pub mod conn;
 pub mod fork;
 pub mod iterative;
 pub mod pool;
+pub mod prefork;
 pub mod thread;
 
 use clap::{Parser, ValueEnum};
@@ -51,6 +54,8 @@ pub enum Mode {
     Pool,
     /// A process per connection.
     Fork,
+    /// A pool of `--workers` processes forked at start, all accepting on one listener.
+    Prefork,
 }
 
 /// The server's command line.
@@ -67,7 +72,7 @@ pub struct ServerCli {
     #[arg(long, value_enum, default_value_t = Mode::Thread)]
     pub mode: Mode,
 
-    /// Worker threads for `--mode pool`.
+    /// Worker threads for `--mode pool`, worker processes for `--mode prefork`.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..))]
     pub workers: u16,
 }
@@ -103,6 +108,7 @@ pub fn run_server(cli: &ServerCli) -> Result<()> {
         Mode::Thread => thread::run(listener),
         Mode::Pool => pool::run(listener, usize::from(cli.workers)),
         Mode::Fork => fork::run(listener),
+        Mode::Prefork => prefork::run(listener, usize::from(cli.workers)),
     }
 }
 // ANCHOR_END: run_server

@@ -9,6 +9,7 @@
 //! - [`scenarios`]: what every server must survive, as functions the tests call.
 //! - [`syscalls`]: a running process's system calls counted with `perf stat`.
 //! - [`late_reader`]: a client that reads late, and how many reply bytes it got back.
+//! - [`check`]: `cargo lab check ADDR`, the scenarios against a student's own server.
 //! - [`demo`]: `cargo lab demo-all`.
 //! - [`docs`]: `cargo lab docs`, the book's build and its checks.
 //! - [`phases`]: `cargo lab phases`, each model's wait data and copy data timed with the
@@ -16,6 +17,7 @@
 
 pub mod baseline;
 pub mod bench;
+pub mod check;
 pub mod demo;
 pub mod docs;
 pub mod late_reader;

@@ -10,6 +10,7 @@
 //! cargo lab phases                        # wait data vs copy data, timed, per model
 //! cargo lab bench                         # every variant against tokio: docs/src/results.md
 //! cargo lab bench --quick --out /tmp/b    # the smoke test CI runs
+//! cargo lab check 127.0.0.1:8080          # every scenario against your own running server
 //! ```
 //!
 //! Five crates each have a binary called `server`; cargo writes them all to `target/*/server`,
@@ -83,6 +84,19 @@ enum Command {
     },
     /// Measure every variant against tokio; write results.md, results.json and charts.
     Bench(lab::bench::BenchArgs),
+    /// Run every shared scenario against a server already running (yours, in any
+    /// language); exits non-zero if any fails, with a hint and the chapter to read.
+    Check {
+        /// Where it listens, for example `127.0.0.1:8080`.
+        addr: std::net::SocketAddr,
+        /// Its process id: enables the scenarios' memory checks (Linux `/proc`).
+        #[arg(long)]
+        pid: Option<u32>,
+        /// The most connections it serves at once by design (1 for an iterative server):
+        /// scenarios that need more are skipped, and say so.
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        cap: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -111,6 +125,18 @@ fn main() -> ExitCode {
                 );
             }
             ExitCode::SUCCESS
+        }
+        Command::Check { addr, pid, cap } => {
+            let outcomes = lab::check::run(&lab::check::Options {
+                addr,
+                pid,
+                cap: cap.map(|c| c as usize),
+            });
+            if lab::check::failures(&outcomes) == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Command::Docs { book } => {
             let book = book.unwrap_or_else(lab::docs::default_book_dir);

@@ -78,6 +78,17 @@ pub const VARIANTS: &[Variant] = &[
         args: &["--mode", "fork"],
         cap: None,
     },
+    Variant {
+        // Section 三's 进程池: Stevens' preforked server, every child accepting.
+        name: "blocking-io/prefork",
+        krate: "blocking-io",
+        args: &["--mode", "prefork", "--workers", "4"],
+        cap: Some(Cap {
+            conns: POOL_WORKERS,
+            why: "each of the 4 worker processes serves one client until it leaves; the next \
+                  waits in the listen queue",
+        }),
+    },
     // The notes' first version (`--naive`) is not here on purpose: it loses replies and
     // keeps closed sockets by design, so it fails the shared scenarios. Its flaws are asserted
     // in `tests/nonblocking_io.rs` instead.

@@ -1,5 +1,5 @@
 //! `blocking-io` as processes: what its capped modes do instead of the concurrent scenarios,
-//! the fork mode's children, and its client in both modes.
+//! the fork and prefork modes' children, and its client in both modes.
 
 mod common;
 
@@ -84,4 +84,133 @@ fn the_listening_line_is_logged_before_start_returns() {
             server.log_text()
         );
     }
+}
+
+/// Whether `pid` is a live process: its /proc entry exists and it is not a zombie (a dead
+/// child waiting for whoever inherited it to collect it serves nobody).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            stat.rsplit_once(')')
+                .map(|(_, rest)| rest.trim().to_string())
+        })
+        .is_some_and(|rest| !rest.starts_with('Z') && !rest.starts_with('X'))
+}
+
+/// Polls (bounded) until the server has `n` live children; returns their pids, sorted.
+fn wait_for_children(server_pid: u32, n: usize) -> Vec<u32> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let mut live: Vec<u32> = lab::procfs::children(server_pid)
+            .into_iter()
+            .map(|(pid, _)| pid)
+            .filter(|&pid| alive(pid))
+            .collect();
+        live.sort_unstable();
+        if live.len() == n || std::time::Instant::now() >= deadline {
+            return live;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The pids that served clients, from the log lines `served by worker S (process PID)`.
+fn serving_pids(log: &str) -> std::collections::BTreeSet<u32> {
+    log.lines()
+        .filter_map(|l| l.split("(process ").nth(1))
+        .filter_map(|rest| rest.trim_end_matches(')').parse().ok())
+        .collect()
+}
+
+#[test]
+fn prefork_children_share_the_listener_and_serve_one_client_each() {
+    let mut server = common::serve("blocking-io", &["--mode", "prefork", "--workers", "2"]);
+    let children = wait_for_children(server.pid(), 2);
+    assert_eq!(children.len(), 2, "{}", server.log_text());
+
+    // Two clients at once, each held by its own process: both are answered while both stay.
+    let mut a = connect(server.addr()).unwrap();
+    let mut b = connect(server.addr()).unwrap();
+    round_trip(&mut a, b"a").unwrap();
+    round_trip(&mut b, b"b").unwrap();
+    round_trip(&mut a, b"a again").unwrap();
+    let served_by = serving_pids(&server.log_text());
+    assert_eq!(
+        served_by,
+        children.iter().copied().collect(),
+        "a and b were not served by the two children:\n{}",
+        server.log_text()
+    );
+    // The parent holds no connection: its only socket is the listener.
+    assert_eq!(lab::procfs::open_sockets(server.pid()).unwrap(), 1);
+
+    // The third waits in the listen queue: nobody accepts it while both workers are busy.
+    let mut c = connect(server.addr()).unwrap();
+    std::io::Write::write_all(&mut c, b"third").unwrap();
+    common::assert_no_reply_yet(&mut c);
+    drop(b);
+    let mut reply = [0u8; 5];
+    c.read_exact(&mut reply).unwrap();
+    assert_eq!(&reply, b"THIRD");
+    round_trip(&mut a, b"still here").unwrap();
+    assert!(server.is_running());
+}
+
+#[test]
+fn prefork_restarts_a_dead_child_and_stops_with_its_parent() {
+    let mut server = common::serve("blocking-io", &["--mode", "prefork", "--workers", "2"]);
+    let children = wait_for_children(server.pid(), 2);
+    assert_eq!(children.len(), 2, "{}", server.log_text());
+
+    // A child killed outright is replaced, and the pool serves on.
+    // SAFETY: `kill` with a pid we just read as the server's child, and a signal number.
+    unsafe { libc::kill(children[0] as libc::pid_t, libc::SIGKILL) };
+    assert!(
+        server.wait_for_log(
+            |l| l.contains("was killed by signal 9"),
+            Duration::from_secs(10)
+        ),
+        "{}",
+        server.log_text()
+    );
+    let after = wait_for_children(server.pid(), 2);
+    assert_eq!(after.len(), 2, "{}", server.log_text());
+    assert!(!after.contains(&children[0]), "{after:?}");
+    let mut stream = connect(server.addr()).unwrap();
+    round_trip(&mut stream, b"after a restart").unwrap();
+    drop(stream);
+
+    // SIGTERM to the parent is forwarded: every child stops, then the parent.
+    // SAFETY: as above, for the server process this test started.
+    unsafe { libc::kill(server.pid() as libc::pid_t, libc::SIGTERM) };
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while server.is_running() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!server.is_running(), "{}", server.log_text());
+    assert!(
+        server.log_text().contains("every worker has stopped"),
+        "{}",
+        server.log_text()
+    );
+    for pid in after {
+        assert!(!alive(pid), "worker {pid} outlived its parent's SIGTERM");
+    }
+}
+
+#[test]
+fn prefork_children_die_with_a_killed_parent() {
+    let server = common::serve("blocking-io", &["--mode", "prefork", "--workers", "3"]);
+    let children = wait_for_children(server.pid(), 3);
+    assert_eq!(children.len(), 3, "{}", server.log_text());
+    // Dropping a ServerProcess is SIGKILL: no handler runs, nothing is forwarded. Only
+    // PR_SET_PDEATHSIG stops the children.
+    drop(server);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while children.iter().any(|&pid| alive(pid)) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let orphans: Vec<u32> = children.into_iter().filter(|&pid| alive(pid)).collect();
+    assert!(orphans.is_empty(), "orphans left serving: {orphans:?}");
 }

@@ -96,7 +96,9 @@ pub fn section_3(lab: &Path) -> crate::Result<()> {
     watch(
         "thread per connection: the late client is served at once, in a thread of its own\n\
          pool of 2 workers: two clients hold both workers, the third waits for one to leave\n\
-         fork: every client gets a process; the parent only accepts",
+         fork: every client gets a process; the parent only accepts\n\
+         prefork of 2 processes (进程池): two clients hold both, the third waits in the listen \
+         queue",
     );
     let thread = start_server(lab, "blocking-io", &["--mode", "thread"])?;
     let thread_wait = late_client_wait(thread.addr(), 1, HOLD)?;
@@ -119,13 +121,18 @@ pub fn section_3(lab: &Path) -> crate::Result<()> {
     show_client(&output)?;
     drop(fork);
 
+    let prefork = start_server(lab, "blocking-io", &["--mode", "prefork", "--workers", "2"])?;
+    let prefork_wait = late_client_wait(prefork.addr(), 2, HOLD)?;
+    drop(prefork);
+
     println!(
         "=> measured: the late client waited {:.1} ms (thread), {:.0} ms (pool of 2, both \
-         workers held {:.0} ms), {:.1} ms (fork)",
+         workers held {:.0} ms), {:.1} ms (fork), {:.0} ms (prefork of 2, both processes held)",
         thread_wait.as_secs_f64() * 1e3,
         pool_wait.as_secs_f64() * 1e3,
         HOLD.as_secs_f64() * 1e3,
-        fork_wait.as_secs_f64() * 1e3
+        fork_wait.as_secs_f64() * 1e3,
+        prefork_wait.as_secs_f64() * 1e3
     );
     Ok(())
 }
