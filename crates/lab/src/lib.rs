@@ -8,6 +8,7 @@
 //! - [`procfs`]: what Linux says about a process (CPU time, memory, threads, children).
 //! - [`scenarios`]: what every server must survive, as functions the tests call.
 //! - [`syscalls`]: a running process's system calls counted with `perf stat`.
+//! - [`minimal`]: the notes' servers as minimal Rust (`crates/*/examples/notes_*.rs`).
 //! - [`late_reader`]: a client that reads late, and how many reply bytes it got back.
 //! - [`demo`]: `cargo lab demo-all`.
 //! - [`docs`]: `cargo lab docs`, the book's build and its checks.
@@ -19,6 +20,7 @@ pub mod bench;
 pub mod demo;
 pub mod docs;
 pub mod late_reader;
+pub mod minimal;
 pub mod models;
 #[cfg(target_os = "linux")]
 pub mod phases;

@@ -10,36 +10,37 @@
 //! What to watch: still one core at 100%. Its remaining bug is kept: a connection closed
 //! (on EOF or a reset) while its reply still waits in `w_list` is later sent to. Python then
 //! fails with EBADF, an error the notes do not catch, and the server stops. Here `close`
-//! is a `shutdown` of the socket, and the later send fails with EPIPE, which is not caught
-//! either: the same stop, without touching a closed descriptor (lab scenario `reset while a
-//! reply waits`).
+//! is a `shutdown` of the socket (its descriptor is freed once the last `Rc` goes), and the
+//! later send fails with EPIPE, which is not caught either: the same stop, without ever
+//! touching a closed descriptor (lab scenario `reset while a reply waits`).
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
+use std::rc::Rc;
 
 // ANCHOR: serve
 pub fn serve(s: TcpListener) -> std::io::Result<()> {
     s.set_nonblocking(true)?;
-    let mut r_list: Vec<TcpStream> = Vec::new();
-    // Python keeps the same socket object in both lists. Rust wants one owner, so w_list
-    // holds a second handle (`try_clone`, a dup'd descriptor) on the same connection.
-    let mut w_list: Vec<(TcpStream, Vec<u8>)> = Vec::new();
+    // Python keeps the same socket object in both lists; `Rc` shares it the same way (and
+    // `&TcpStream` reads and writes, so no `RefCell` is needed).
+    let mut r_list: Vec<Rc<TcpStream>> = Vec::new();
+    let mut w_list: Vec<(Rc<TcpStream>, Vec<u8>)> = Vec::new();
     loop {
         match s.accept() {
             Ok((conn, _addr)) => {
                 conn.set_nonblocking(true)?; // Linux's accept does not inherit it
-                r_list.push(conn);
+                r_list.push(Rc::new(conn));
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
                 // Receive: collect replies in w_list; never send from here (send may block).
                 let mut del_rlist = Vec::new();
-                for (i, conn) in r_list.iter_mut().enumerate() {
+                for (i, conn) in r_list.iter().enumerate() {
                     let mut buf = [0u8; 1024];
-                    match conn.read(&mut buf) {
+                    match (&**conn).read(&mut buf) {
                         Ok(0) => {
                             let _ = conn.shutdown(Shutdown::Both); // `conn.close()`
                             del_rlist.push(i);
                         }
-                        Ok(n) => w_list.push((conn.try_clone()?, buf[..n].to_ascii_uppercase())),
+                        Ok(n) => w_list.push((Rc::clone(conn), buf[..n].to_ascii_uppercase())),
                         Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
                         Err(e) if e.kind() == ErrorKind::ConnectionReset => {
                             let _ = conn.shutdown(Shutdown::Both);
@@ -51,8 +52,8 @@ pub fn serve(s: TcpListener) -> std::io::Result<()> {
                 // Send: each waiting reply once. A short send's tail is dropped, as in the
                 // notes (Python's `send` returns the count, and they ignore it).
                 let mut del_wlist = Vec::new();
-                for (i, (conn, res)) in w_list.iter_mut().enumerate() {
-                    match conn.write(res) {
+                for (i, (conn, res)) in w_list.iter().enumerate() {
+                    match (&**conn).write(res) {
                         Ok(_) => del_wlist.push(i),
                         Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
                         Err(e) if e.kind() == ErrorKind::ConnectionReset => {
