@@ -32,8 +32,8 @@ pub struct Hint {
     pub chapter: &'static str,
 }
 
-/// The hint for every scenario we know. Scenarios are added to [`SCENARIOS`] by others
-/// without touching this table; those get [`FALLBACK`].
+/// The hint for every scenario (a test checks none is missing); [`FALLBACK`] for a name
+/// this table does not know.
 pub const HINTS: &[Hint] = &[
     Hint {
         scenario: "correct reply",
@@ -92,6 +92,39 @@ pub const HINTS: &[Hint] = &[
         hint: "a connection whose socket never runs dry must not hold the loop: serve each \
                ready connection for a budget of reads, then move on (a coroutine yields \
                after its budget)",
+        chapter: "docs/src/05-multiplexing.md",
+    },
+    Hint {
+        scenario: "lost replies",
+        hint: "a send that would block (BlockingIOError) or takes only part of the reply \
+               must not drop the rest: keep it per connection and send it when the socket \
+               takes more (四 a sends once and moves on)",
+        chapter: "docs/src/04-nonblocking-io.md",
+    },
+    Hint {
+        scenario: "closed sockets",
+        hint: "recv returning 0 bytes is the client's EOF: close that socket and take it out \
+               of your read list (r_list), or it is polled and kept for ever",
+        chapter: "docs/src/04-nonblocking-io.md",
+    },
+    Hint {
+        scenario: "reset while a reply waits",
+        hint: "when a connection fails, drop its queued replies with it: a reply left in \
+               w_list for a socket already closed makes the next send fail and, uncaught, \
+               stops the server",
+        chapter: "docs/src/04-nonblocking-io.md",
+    },
+    Hint {
+        scenario: "back to back",
+        hint: "two messages can arrive before you reply to the first: queue replies per \
+               connection (append), never keep one reply slot per socket (w_data[r] = ...)",
+        chapter: "docs/src/05-multiplexing.md",
+    },
+    Hint {
+        scenario: "queued twice",
+        hint: "a socket must be in the write list at most once, and its entry must go only \
+               when everything it owed is sent; removing a reply that is not there \
+               (KeyError) stops the server",
         chapter: "docs/src/05-multiplexing.md",
     },
 ];
@@ -241,6 +274,17 @@ mod tests {
                 book.join(file).is_file(),
                 "{} is not in the book",
                 hint.chapter
+            );
+        }
+    }
+
+    #[test]
+    fn every_scenario_has_a_hint_of_its_own() {
+        for scenario in SCENARIOS {
+            assert!(
+                HINTS.iter().any(|h| h.scenario == scenario.name),
+                "no hint for {:?}: a student who fails it would get only the fallback",
+                scenario.name
             );
         }
     }

@@ -8,6 +8,7 @@
 //! - [`procfs`]: what Linux says about a process (CPU time, memory, threads, children).
 //! - [`scenarios`]: what every server must survive, as functions the tests call.
 //! - [`syscalls`]: a running process's system calls counted with `perf stat`.
+//! - [`minimal`]: the notes' servers as minimal Rust (`crates/*/examples/notes_*.rs`).
 //! - [`late_reader`]: a client that reads late, and how many reply bytes it got back.
 //! - [`check`]: `cargo lab check ADDR`, the scenarios against a student's own server.
 //! - [`demo`]: `cargo lab demo-all`.
@@ -21,6 +22,7 @@ pub mod check;
 pub mod demo;
 pub mod docs;
 pub mod late_reader;
+pub mod minimal;
 pub mod models;
 pub mod parity;
 #[cfg(target_os = "linux")]

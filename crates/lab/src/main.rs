@@ -11,6 +11,7 @@
 //! cargo lab bench                         # every variant against tokio: docs/src/results.md
 //! cargo lab bench --quick --out /tmp/b    # the smoke test CI runs
 //! cargo lab check 127.0.0.1:8080          # every scenario against your own running server
+//! cargo lab minimal-table                 # the notes' programs under every scenario
 //! ```
 //!
 //! Five crates each have a binary called `server`; cargo writes them all to `target/*/server`,
@@ -97,6 +98,13 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         cap: Option<u64>,
     },
+    /// Run the notes' minimal programs and their crates' servers under every scenario;
+    /// write the book's page docs/src/minimal-table.md.
+    MinimalTable {
+        /// Where the page goes [default: the workspace's docs/src/minimal-table.md].
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -111,6 +119,7 @@ fn main() -> ExitCode {
             protocol::exit_code("demo-all", lab::demo::run_all(section))
         }
         Command::Bench(args) => protocol::exit_code("bench", lab::bench::run(&args)),
+        Command::MinimalTable { out } => protocol::exit_code("minimal-table", minimal_table(out)),
         Command::Variants => {
             for v in lab::variants::VARIANTS {
                 let cap = v
@@ -148,6 +157,15 @@ fn main() -> ExitCode {
             out,
         } => protocol::exit_code("phases", phases(think_ms, samples, out)),
     }
+}
+
+/// `lab minimal-table`: the page, from a real run of this very binary's servers.
+fn minimal_table(out: Option<std::path::PathBuf>) -> lab::Result<()> {
+    let out = out.unwrap_or_else(|| lab::docs::default_book_dir().join("src/minimal-table.md"));
+    let page = lab::minimal::table(&std::env::current_exe()?, "cargo lab minimal-table")?;
+    std::fs::write(&out, page)?;
+    println!("wrote {}", out.display());
+    Ok(())
 }
 
 /// `lab phases`: Linux only, and saying so elsewhere rather than failing to build.

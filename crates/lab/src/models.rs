@@ -79,6 +79,9 @@ pub enum Role {
 
 /// Runs `krate`'s server or client with `args` (without the program name).
 pub fn run(krate: &str, role: Role, args: Vec<OsString>) -> ExitCode {
+    if let (Role::Server, Some(program)) = (role, crate::minimal::find(krate)) {
+        return crate::minimal::server_main(program, args);
+    }
     if let (Role::Server, Some((name, main))) = (
         role,
         EXAMPLE_SERVERS.iter().find(|(name, _)| *name == krate),

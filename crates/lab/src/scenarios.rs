@@ -83,6 +83,32 @@ pub const SCENARIOS: &[Scenario] = &[
         concurrent: 3,
         run: |t| flood_fairness(t.addr).map(|seen| println!("  flood fairness: {seen:?}")),
     },
+    // The notes' own bugs, one scenario each (crates/*/examples/notes_*.rs keep them).
+    Scenario {
+        name: "lost replies",
+        concurrent: 1,
+        run: |t| lost_replies(t.addr),
+    },
+    Scenario {
+        name: "closed sockets",
+        concurrent: 1,
+        run: closed_sockets,
+    },
+    Scenario {
+        name: "reset while a reply waits",
+        concurrent: 1,
+        run: |t| reset_while_a_reply_waits(t.addr),
+    },
+    Scenario {
+        name: "back to back",
+        concurrent: 1,
+        run: |t| back_to_back(t.addr),
+    },
+    Scenario {
+        name: "queued twice",
+        concurrent: 1,
+        run: |t| queued_twice(t.addr),
+    },
 ];
 
 /// A client socket with bounded reads and writes.
@@ -620,4 +646,156 @@ pub fn flood_fairness_for(addr: SocketAddr, flood_for: Duration) -> crate::Resul
         .into());
     }
     Ok(seen)
+}
+
+/// 四 a's first bug. A client writes 8 MiB before it reads anything, through a 4 KiB
+/// receive window: a correct server keeps each reply until the socket takes it, so every
+/// byte comes back, in order. The notes' first server sends each reply once, right after
+/// its `recv`, and drops what the socket refuses.
+pub fn lost_replies(addr: SocketAddr) -> crate::Result<()> {
+    // More than any send buffer the kernel grows on loopback (4 MiB by default), so a
+    // lossy server cannot hide the loss in its own socket.
+    const TOTAL: usize = 8 * 1024 * 1024;
+    // How late the client starts reading. A correct server's result does not depend on it;
+    // it only gives a lossy one time to fill the window and lose the rest.
+    let late = || std::thread::sleep(Duration::from_millis(200));
+    let seen = crate::late_reader::late_reader(addr, TOTAL, late, Duration::from_secs(2))?;
+    if seen.intact {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} of {} reply bytes came back{}",
+            seen.received,
+            seen.sent,
+            if seen.lost() == 0 { ", wrong" } else { "" }
+        )
+        .into())
+    }
+}
+
+/// 四 a's second bug. 20 clients, one after another, each makes a round trip and closes
+/// (a FIN). A correct server closes each connection once it reads the EOF, so its count of
+/// open sockets falls back to where it was; the notes' first server keeps every closed
+/// socket in `r_list` for ever. Needs the server's pid (else it checks the replies only).
+pub fn closed_sockets(target: &Target) -> crate::Result<()> {
+    const CLIENTS: usize = 20;
+    const WAIT: Duration = Duration::from_secs(3);
+    let before = target.pid.map(crate::procfs::open_sockets).transpose()?;
+    for i in 0..CLIENTS {
+        let mut stream = connect(target.addr)?;
+        round_trip(&mut stream, format!("client {i}, then gone").as_bytes())?;
+    }
+    let (Some(pid), Some(before)) = (target.pid, before) else {
+        return Ok(());
+    };
+    // Closing happens when the server next reads each socket: a bounded wait for it, polled.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let now = crate::procfs::open_sockets(pid)?;
+        if now <= before {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "{CLIENTS} clients closed, yet {} more sockets are open {WAIT:?} later",
+                now - before
+            )
+            .into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// 四 b's bug. A client writes up to 16 MiB without reading (a 4 KiB window, so replies
+/// wait in the server), then resets (SO_LINGER 0). A correct server drops the connection and
+/// what it still owed it, and serves the next client. The notes' fixed server closes the
+/// socket in its receive loop while replies to it still wait in `w_list`, then sends them:
+/// an error it does not catch, and it stops.
+pub fn reset_while_a_reply_waits(addr: SocketAddr) -> crate::Result<()> {
+    // More than the server's socket can hold (4 MiB at most by default on loopback), so a
+    // server without backpressure has replies waiting in its own queue when the reset comes.
+    const TOTAL: usize = 16 * 1024 * 1024;
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)?;
+    socket.set_recv_buffer_size(4096)?;
+    socket.connect_timeout(&addr.into(), IO_TIMEOUT)?;
+    let mut stream: TcpStream = socket.into();
+    // A server with backpressure stops reading soon: a write stuck this long means it has.
+    stream.set_write_timeout(Some(Duration::from_millis(500)))?;
+    let chunk = vec![b'r'; 64 * 1024];
+    let mut written = 0;
+    while written < TOTAL {
+        match stream.write(&chunk) {
+            Ok(n) => written += n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                break
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    // Replies are waiting unread in our buffer, so this close is a reset whatever linger is.
+    SockRef::from(&stream).set_linger(Some(Duration::ZERO))?;
+    drop(stream);
+    correct_reply(addr)
+        .map_err(|e| format!("after a reset with {written} bytes' replies owed: {e}").into())
+}
+
+/// The first message of [`back_to_back`]: exactly one of the notes' `recv(1024)`.
+const FIRST: usize = 1024;
+
+/// Sends two messages in one write (1024 bytes, then 64), so a server reading 1024 bytes at
+/// a time gets them in two reads, before it has replied to the first.
+fn two_messages(addr: SocketAddr) -> crate::Result<(TcpStream, Vec<u8>)> {
+    let mut stream = connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(3)))?;
+    let mut messages = Messages::new(23, 0);
+    let mut both = messages.next_message(FIRST);
+    both.extend(messages.next_message(64));
+    stream.write_all(&both)?;
+    Ok((stream, both))
+}
+
+/// 五's first bug. Two messages back to back, before reading: a correct server replies to
+/// both, in order. The notes' select server keeps one reply per socket (`w_data[r]`), so the
+/// second message overwrites the first one's reply before it went out.
+pub fn back_to_back(addr: SocketAddr) -> crate::Result<()> {
+    let (mut stream, both) = two_messages(addr)?;
+    let mut reply = vec![0; both.len()];
+    let mut got = 0;
+    while got < reply.len() {
+        match stream.read(&mut reply[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    if got == both.len() && reply_matches(&both, &reply) {
+        Ok(())
+    } else if got == both.len() - FIRST && reply_matches(&both[FIRST..], &reply[..got]) {
+        Err("only the second message's reply came back: the first was overwritten".into())
+    } else {
+        Err(format!(
+            "{got} of {} reply bytes came back (or wrong bytes)",
+            both.len()
+        )
+        .into())
+    }
+}
+
+/// 五's second bug. The same two messages put the socket in the notes' `w_list` twice; the
+/// first writable pass removes one copy and the reply, the next finds no reply for the
+/// other (Python's KeyError) and the server stops. A correct server serves a newcomer next.
+pub fn queued_twice(addr: SocketAddr) -> crate::Result<()> {
+    let (mut stream, both) = two_messages(addr)?;
+    // Whatever comes back (checked by `back to back`), bounded by the read timeout.
+    let mut reply = vec![0; both.len()];
+    let _ = stream.read_exact(&mut reply);
+    // Gone before the newcomer comes, so a server that serves one client at a time can too.
+    drop(stream);
+    correct_reply(addr).map_err(|e| format!("after one socket was queued twice: {e}").into())
 }

@@ -21,6 +21,10 @@ pub struct Variant {
     pub args: &'static [&'static str],
     /// `None` when it serves any number of connections at once.
     pub cap: Option<Cap>,
+    /// One of the notes' programs in minimal Rust ([`crate::minimal`]): it keeps the notes'
+    /// bugs, so it is left out of the bench and of `tests/conformance.rs`, and
+    /// `tests/minimal.rs` checks which scenarios it fails.
+    pub minimal: bool,
 }
 
 impl Variant {
@@ -47,6 +51,7 @@ pub const VARIANTS: &[Variant] = &[
         krate: "coroutine-spawn",
         args: &[],
         cap: None,
+        minimal: false,
     },
     Variant {
         name: "blocking-io/iterative",
@@ -56,12 +61,14 @@ pub const VARIANTS: &[Variant] = &[
             conns: 1,
             why: "one thread serves one client at a time; the next waits until it leaves",
         }),
+        minimal: false,
     },
     Variant {
         name: "blocking-io/thread",
         krate: "blocking-io",
         args: &["--mode", "thread"],
         cap: None,
+        minimal: false,
     },
     Variant {
         name: "blocking-io/pool",
@@ -71,12 +78,14 @@ pub const VARIANTS: &[Variant] = &[
             conns: POOL_WORKERS,
             why: "each of the 4 workers is held by one connection until it leaves",
         }),
+        minimal: false,
     },
     Variant {
         name: "blocking-io/fork",
         krate: "blocking-io",
         args: &["--mode", "fork"],
         cap: None,
+        minimal: false,
     },
     Variant {
         // Section 三's 进程池: Stevens' preforked server, every child accepting.
@@ -88,6 +97,7 @@ pub const VARIANTS: &[Variant] = &[
             why: "each of the 4 worker processes serves one client until it leaves; the next \
                   waits in the listen queue",
         }),
+        minimal: false,
     },
     // The notes' first version (`--naive`) is not here on purpose: it loses replies and
     // keeps closed sockets by design, so it fails the shared scenarios. Its flaws are asserted
@@ -97,24 +107,28 @@ pub const VARIANTS: &[Variant] = &[
         krate: "nonblocking-io",
         args: &[],
         cap: None,
+        minimal: false,
     },
     Variant {
         name: "nonblocking-io/sleep-1ms",
         krate: "nonblocking-io",
         args: &["--sleep-ms", "1"],
         cap: None,
+        minimal: false,
     },
     Variant {
         name: "multiplexing/polling",
         krate: "multiplexing",
         args: &["--backend", "polling"],
         cap: None,
+        minimal: false,
     },
     Variant {
         name: "multiplexing/mio",
         krate: "multiplexing",
         args: &["--backend", "mio"],
         cap: None,
+        minimal: false,
     },
     Variant {
         name: "multiplexing/select",
@@ -125,6 +139,7 @@ pub const VARIANTS: &[Variant] = &[
             why: "select(2)'s fd_set holds descriptors 0..1023 (FD_SETSIZE = 1024), and \
                   stdio, the listener and a few more already take some of them",
         }),
+        minimal: false,
     },
     Variant {
         name: "async-callback/uring",
@@ -132,12 +147,14 @@ pub const VARIANTS: &[Variant] = &[
         // Explicit, so a machine without io_uring fails here instead of testing the pool.
         args: &["--backend", "uring"],
         cap: None,
+        minimal: false,
     },
     Variant {
         name: "async-callback/uring-multishot",
         krate: "async-callback",
         args: &["--backend", "uring-multishot"],
         cap: None,
+        minimal: false,
     },
     Variant {
         name: "async-callback/pool",
@@ -148,6 +165,7 @@ pub const VARIANTS: &[Variant] = &[
             why: "each connection's blocking loop is one pool task: the 4 workers are held \
                   until their clients leave, and the next connection's task waits in the queue",
         }),
+        minimal: false,
     },
     Variant {
         // One thread, one task per connection, the runtime of crates/own-gevent.
@@ -155,6 +173,7 @@ pub const VARIANTS: &[Variant] = &[
         krate: "own-gevent",
         args: &[],
         cap: None,
+        minimal: false,
     },
     // The bench's yardstick (crates/lab/src/baseline.rs), not a model: every ratio in
     // docs/src/results.md is divided by these. Listed here so conformance tests them too.
@@ -163,12 +182,57 @@ pub const VARIANTS: &[Variant] = &[
         krate: "baseline",
         args: &["--flavor", "current-thread"],
         cap: None,
+        minimal: false,
     },
     Variant {
         name: "baseline/tokio-multi",
         krate: "baseline",
         args: &["--flavor", "multi-thread"],
         cap: None,
+        minimal: false,
+    },
+    // The notes' own servers, as minimal Rust (crates/lab/src/minimal.rs): `krate` is the
+    // program's name for `lab serve`.
+    Variant {
+        name: "minimal/notes-gevent-server",
+        krate: "notes-gevent-server",
+        args: &[],
+        cap: None,
+        minimal: true,
+    },
+    Variant {
+        name: "minimal/notes-blocking-server",
+        krate: "notes-blocking-server",
+        args: &[],
+        cap: Some(Cap {
+            conns: 1,
+            why: "the notes' blocking server serves one client until it leaves",
+        }),
+        minimal: true,
+    },
+    Variant {
+        name: "minimal/notes-nonblocking-a",
+        krate: "notes-nonblocking-a",
+        args: &[],
+        cap: None,
+        minimal: true,
+    },
+    Variant {
+        name: "minimal/notes-nonblocking-b",
+        krate: "notes-nonblocking-b",
+        args: &[],
+        cap: None,
+        minimal: true,
+    },
+    Variant {
+        name: "minimal/notes-select-server",
+        krate: "notes-select-server",
+        args: &[],
+        cap: Some(Cap {
+            conns: SELECT_CONNS,
+            why: "select(2) takes descriptors below FD_SETSIZE (1024) only",
+        }),
+        minimal: true,
     },
 ];
 
@@ -191,6 +255,15 @@ mod tests {
     #[test]
     fn every_variant_names_a_linked_crate_and_is_unique() {
         for (i, v) in VARIANTS.iter().enumerate() {
+            if v.minimal {
+                assert!(
+                    crate::minimal::find(v.krate).is_some()
+                        && v.name.strip_prefix("minimal/") == Some(v.krate),
+                    "{} names no minimal program",
+                    v.name
+                );
+                continue;
+            }
             assert!(
                 crate::models::MODELS.iter().any(|m| m.krate == v.krate),
                 "{} names an unknown crate",
