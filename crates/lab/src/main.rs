@@ -160,11 +160,25 @@ fn main() -> ExitCode {
 }
 
 /// `lab minimal-table`: the page, from a real run of this very binary's servers.
+/// `lab minimal-table`: one measurement, the page in both languages: into the two books by
+/// default, or `--out FILE` and `FILE` with `.zh.md` for its end.
 fn minimal_table(out: Option<std::path::PathBuf>) -> lab::Result<()> {
-    let out = out.unwrap_or_else(|| lab::docs::default_book_dir().join("src/minimal-table.md"));
-    let page = lab::minimal::table(&std::env::current_exe()?, "cargo lab minimal-table")?;
-    std::fs::write(&out, page)?;
-    println!("wrote {}", out.display());
+    let book = lab::docs::default_book_dir();
+    let (out, out_zh) = match out {
+        Some(file) => (file.clone(), file.with_extension("zh.md")),
+        None => (
+            book.join("src/minimal-table.md"),
+            book.join("zh/src/minimal-table.md"),
+        ),
+    };
+    let all = lab::minimal::measure(&std::env::current_exe()?)?;
+    for (path, zh) in [(&out, false), (&out_zh, true)] {
+        std::fs::write(
+            path,
+            lab::minimal::page(&all, "cargo lab minimal-table", zh),
+        )?;
+        println!("wrote {}", path.display());
+    }
     Ok(())
 }
 
