@@ -26,7 +26,7 @@ fn a_tiny_run_writes_the_table_the_json_and_the_charts() {
     let output = Command::new(common::lab())
         .args(["bench", "--variants", "blocking-io/iterative"])
         .args(["--conns", "1,2", "--sizes", "64", "--duration", "0.3"])
-        .args(["--reps", "2", "--out"])
+        .args(["--reps", "2", "--only", "echo", "--no-count", "--out"])
         .arg(&out)
         .output()
         .unwrap();
@@ -78,7 +78,8 @@ fn a_tiny_run_writes_the_table_the_json_and_the_charts() {
         results.machine.kernel.as_str(),
         "cargo lab bench --variants blocking-io/iterative",
         "> **Not the default run** (connections [1, 2], 0.30 s per cell in 2 window(s), only \
-         variants matching [\"blocking-io/iterative\"])",
+         variants matching [\"blocking-io/iterative\"], only workloads [Echo], no system call \
+         count)",
     ] {
         assert!(md.contains(needle), "results.md lacks {needle:?}:\n{md}");
     }
@@ -89,6 +90,55 @@ fn a_tiny_run_writes_the_table_the_json_and_the_charts() {
     }
     // The terminal shows the tables too.
     assert!(stdout.contains("| blocking-io/iterative |"), "{stdout}");
+}
+
+/// The counting pass, on the server it is hardest for: a process per connection, each
+/// forked before perf attaches. A blocking server makes one `recv` and one `send` per round
+/// trip whichever process makes them; a count near zero would mean the children were missed.
+#[test]
+fn the_counting_pass_counts_a_fork_servers_children() {
+    if let Err(why) = lab::syscalls::available() {
+        println!("skipped: {why}");
+        return;
+    }
+    let out = scratch("bench-count");
+    let output = Command::new(common::lab())
+        .args(["bench", "--variants", "blocking-io/fork", "--conns", "3"])
+        .args([
+            "--duration",
+            "0.3",
+            "--reps",
+            "1",
+            "--only",
+            "echo",
+            "--count",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let json = std::fs::read_to_string(out.join("results.json")).unwrap();
+    let results: Results = serde_json::from_str(&json).unwrap();
+    let m = results
+        .measured("blocking-io/fork", 64, 3)
+        .unwrap_or_else(|| panic!("the fork server did not run: {json}"));
+    assert_eq!(m.processes, 4, "a child per connection: {m:?}");
+    let calls = m.count.as_ref().and_then(|c| c.syscalls_per_rt());
+    let switches = m.count.as_ref().and_then(|c| c.switches_per_rt());
+    println!("fork server: {calls:?} system calls, {switches:?} context switches per round trip");
+    assert!(
+        calls.is_some_and(|c| (1.8..4.0).contains(&c)),
+        "{:?}",
+        m.count
+    );
+    // Each blocking recv sleeps until the next message: about one switch per round trip.
+    assert!(switches.is_some_and(|s| s > 0.5), "{:?}", m.count);
+    let (user, kernel) = (m.user_us_per_rt.unwrap(), m.kernel_us_per_rt.unwrap());
+    assert!(user >= 0.0 && kernel > 0.0, "{m:?}");
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(md.contains("| syscalls/rt |"), "{md}");
 }
 
 #[test]

@@ -89,6 +89,8 @@ pub fn run(args: &BenchArgs) -> crate::Result<()> {
             warmup_s: grid.warmup.as_secs_f64(),
             client_threads: grid.client_threads,
             fd_limit,
+            count_s: grid.count.map(|d| d.as_secs_f64()),
+            large: grid.large.clone(),
         },
         skipped,
         reduced: grid.reductions(args),
@@ -159,7 +161,11 @@ fn run_cells(
             None => {
                 done += 1;
                 bar.set_message(format!("[{done}/{total}] {label}"));
-                let outcome = cell::run(lab, entrant, planned.size, planned.conns, grid);
+                let outcome = if planned.large {
+                    cell::run(lab, entrant, planned.size, planned.conns, &grid.for_large())
+                } else {
+                    cell::run(lab, entrant, planned.size, planned.conns, grid)
+                };
                 bar.inc(grid.estimate(std::slice::from_ref(planned)).as_millis() as u64);
                 say(format!("[{done}/{total}] {label}: {}", one_line(&outcome)));
                 outcome
@@ -183,10 +189,15 @@ fn one_line(outcome: &Outcome) -> String {
         Outcome::NotApplicable { reason } => format!("n/a: {reason}"),
         Outcome::Failed { reason } => format!("FAILED: {reason}"),
         Outcome::Ran(m) => format!(
-            "{} rt/s, CPU {} µs/rt, p99 {} µs, RSS {:.1} MiB, threads {}, held {}, \
-             errors {}, mismatches {}",
+            "{} rt/s, CPU {} µs/rt (user {}), {} syscalls/rt, p99 {} µs, RSS {:.1} MiB, \
+             threads {}, held {}, errors {}, mismatches {}",
             report::si(m.rps),
             m.cpu_us_per_rt.map_or("–".into(), |c| format!("{c:.1}")),
+            m.user_us_per_rt.map_or("–".into(), |c| format!("{c:.1}")),
+            m.count
+                .as_ref()
+                .and_then(|c| c.syscalls_per_rt())
+                .map_or("–".into(), |c| format!("{c:.2}")),
             m.p99_us,
             m.rss_peak_kib as f64 / 1024.0,
             m.threads,

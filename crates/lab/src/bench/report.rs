@@ -7,7 +7,7 @@
 //! (CPU time per round trip, the latency tail, memory, threads), not with throughput alone.
 
 use super::entrants::{Kind, TOKIO_CURRENT, TOKIO_MULTI};
-use super::results::{Cell, Measured, Outcome, Results};
+use super::results::{Cell, Count, Measured, Outcome, Results};
 use std::fmt::Write as _;
 
 /// Charts embedded in the page, as drawn by [`super::charts`].
@@ -208,8 +208,9 @@ fn ordered(results: &Results, size: usize, conns: usize) -> Vec<&Cell> {
 
 // ANCHOR: columns
 const HEADER: &str = "| server | rt/s × tokio-ct | rt/s × tokio-mt | CPU/rt × tokio-ct \
-    | CPU µs/rt | rt/s | p50 / p99 µs | peak RSS | threads | held · wrong |\n\
-    |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+    | CPU µs/rt | user / kernel µs | syscalls/rt | ctx sw/rt | rt/s | p50 / p99 µs \
+    | peak RSS | threads | held · wrong |\n\
+    |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
 // ANCHOR_END: columns
 
 fn table(results: &Results, cells: &[&Cell]) -> String {
@@ -218,10 +219,10 @@ fn table(results: &Results, cells: &[&Cell]) -> String {
         let name = &cell.variant;
         let row = match &cell.outcome {
             Outcome::NotApplicable { reason } => {
-                format!("| {name} | n/a: {} |||||||||", escape(reason))
+                format!("| {name} | n/a: {} ||||||||||||", escape(reason))
             }
             Outcome::Failed { reason } => {
-                format!("| {name} | **failed**: {} |||||||||", escape(reason))
+                format!("| {name} | **failed**: {} ||||||||||||", escape(reason))
             }
             Outcome::Ran(m) => {
                 let ct = results.measured(TOKIO_CURRENT, cell.size, cell.conns);
@@ -236,10 +237,14 @@ fn table(results: &Results, cells: &[&Cell]) -> String {
                     format!("**{}**", m.mismatches)
                 };
                 format!(
-                    "| {name} | {} | {} | {cpu_ratio} | {} | {} | {} / {} | {} | {} | {} · {wrong} |",
+                    "| {name} | {} | {} | {cpu_ratio} | {} | {} | {} | {} | {} | {} / {} | {} \
+                     | {} | {} · {wrong} |",
                     rps_ratio(m, ct),
                     rps_ratio(m, mt),
                     m.cpu_us_per_rt.map_or("–".into(), |c| format!("{c:.1}")),
+                    user_kernel(m),
+                    per_rt(m, Count::syscalls_per_rt),
+                    per_rt(m, Count::switches_per_rt),
                     si(m.rps),
                     m.p50_us,
                     m.p99_us,
@@ -253,6 +258,23 @@ fn table(results: &Results, cells: &[&Cell]) -> String {
         t.push('\n');
     }
     t
+}
+
+/// `0.6 / 4.9`: the CPU column split into user mode and kernel.
+fn user_kernel(m: &Measured) -> String {
+    match (m.user_us_per_rt, m.kernel_us_per_rt) {
+        (Some(u), Some(k)) => format!("{u:.1} / {k:.1}"),
+        _ => "–".into(),
+    }
+}
+
+/// A figure of the counting pass: `–` when the run did not count, `n/c` when perf could
+/// not (the notes say why).
+fn per_rt(m: &Measured, f: fn(&Count) -> Option<f64>) -> String {
+    match &m.count {
+        None => "–".into(),
+        Some(count) => f(count).map_or("n/c".into(), |v| format!("{v:.2}")),
+    }
 }
 
 fn rps_ratio(m: &Measured, base: Option<&Measured>) -> String {
@@ -368,6 +390,15 @@ fn notes(md: &mut String, results: &Results) {
     let mut lines: Vec<String> = results.skipped.clone();
     for c in &results.cells {
         if let Outcome::Ran(m) = &c.outcome {
+            if let Some(Count::NotCounted { reason }) = &m.count {
+                lines.push(format!(
+                    "`{}` at {} connections ({}): not counted (n/c): {}",
+                    c.variant,
+                    c.conns,
+                    size_label(c.size),
+                    escape(reason)
+                ));
+            }
             if let Some(first) = m.error_samples.first() {
                 lines.push(format!(
                     "`{}` at {} connections ({}): {} failed, for example: {}",

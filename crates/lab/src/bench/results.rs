@@ -38,6 +38,12 @@ pub struct GridInfo {
     pub warmup_s: f64,
     pub client_threads: usize,
     pub fd_limit: u64,
+    /// Length of each echo cell's counting pass, if the run counted.
+    #[serde(default)]
+    pub count_s: Option<f64>,
+    /// (size, connections) of the large-message cells.
+    #[serde(default)]
+    pub large: Vec<(usize, usize)>,
 }
 
 /// One server at one connection count and one message size.
@@ -61,7 +67,7 @@ pub enum Outcome {
     Failed {
         reason: String,
     },
-    Ran(Measured),
+    Ran(Box<Measured>),
 }
 
 /// A cell's figures: the medians over its windows, and the windows themselves.
@@ -81,6 +87,16 @@ pub struct Measured {
     pub p99_us: u64,
     /// The server's CPU time (user + system, whole process tree) per round trip.
     pub cpu_us_per_rt: Option<f64>,
+    /// That CPU time split into user mode and kernel, in the ratio of the tree's
+    /// `utime`/`stime` ticks over the measured windows (`None` if no tick fell in them).
+    #[serde(default)]
+    pub user_us_per_rt: Option<f64>,
+    #[serde(default)]
+    pub kernel_us_per_rt: Option<f64>,
+    /// System calls and context switches, from a counting pass of its own after the
+    /// timed windows (`None` when the run did not count, as `--quick` does not).
+    #[serde(default)]
+    pub count: Option<Count>,
     /// Resident memory right after start, before any connection.
     pub rss_idle_kib: u64,
     /// Peak resident memory (VmHWM) over the cell.
@@ -93,6 +109,47 @@ pub struct Measured {
     /// Why connections failed (the first few).
     pub error_samples: Vec<String>,
     pub reps: Vec<Rep>,
+}
+
+/// What `perf stat` counted over a server's process tree during the counting pass.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Count {
+    Counted {
+        /// Round trips completed during the pass.
+        rounds: u64,
+        seconds: f64,
+        /// `raw_syscalls:sys_enter`, every thread and child of the server.
+        syscalls: u64,
+        /// `context-switches`, likewise.
+        context_switches: u64,
+    },
+    /// perf is missing, not permitted, or would need too many descriptors: why.
+    NotCounted { reason: String },
+}
+
+impl Count {
+    /// System calls per round trip, if counted.
+    pub fn syscalls_per_rt(&self) -> Option<f64> {
+        match self {
+            Count::Counted {
+                rounds, syscalls, ..
+            } if *rounds > 0 => Some(*syscalls as f64 / *rounds as f64),
+            _ => None,
+        }
+    }
+
+    /// Context switches per round trip, if counted.
+    pub fn switches_per_rt(&self) -> Option<f64> {
+        match self {
+            Count::Counted {
+                rounds,
+                context_switches,
+                ..
+            } if *rounds > 0 => Some(*context_switches as f64 / *rounds as f64),
+            _ => None,
+        }
+    }
 }
 
 /// One measured window.
@@ -119,7 +176,7 @@ impl Results {
     pub fn measured(&self, variant: &str, size: usize, conns: usize) -> Option<&Measured> {
         self.cells.iter().find_map(|c| match &c.outcome {
             Outcome::Ran(m) if c.variant == variant && c.size == size && c.conns == conns => {
-                Some(m)
+                Some(&**m)
             }
             _ => None,
         })
@@ -166,7 +223,7 @@ mod tests {
     use super::*;
 
     fn ran(mismatches: u64) -> Outcome {
-        Outcome::Ran(Measured {
+        Outcome::Ran(Box::new(Measured {
             established: 1,
             served: 1,
             errors: 0,
@@ -175,6 +232,9 @@ mod tests {
             p50_us: 1,
             p99_us: 1,
             cpu_us_per_rt: None,
+            user_us_per_rt: None,
+            kernel_us_per_rt: None,
+            count: None,
             rss_idle_kib: 1,
             rss_peak_kib: 1,
             threads: 1,
@@ -182,7 +242,7 @@ mod tests {
             setup_s: 0.0,
             error_samples: Vec::new(),
             reps: Vec::new(),
-        })
+        }))
     }
 
     #[test]
@@ -209,6 +269,8 @@ mod tests {
                 warmup_s: 0.1,
                 client_threads: 1,
                 fd_limit: 1024,
+                count_s: None,
+                large: Vec::new(),
             },
             skipped: Vec::new(),
             reduced: Vec::new(),
