@@ -235,6 +235,52 @@ fn the_load_generator_verifies_16_kib_replies_split_by_the_server() {
 }
 
 #[test]
+fn the_load_generator_verifies_1_mib_replies() {
+    // Far larger than a socket buffer: the server replies to the first kilobytes while the
+    // rest is still going out, so the generator must write and read in the same pass.
+    let server = common::serve("baseline", &["--flavor", "current-thread"]);
+    let report = load(server.addr(), 2, 1 << 20);
+    let total = report.total();
+    assert_eq!((total.errors, total.mismatches), (0, 0), "{report:?}");
+    assert!(total.rounds >= 2 && total.established == 2, "{report:?}");
+}
+
+/// Churn against the process-per-connection server: every connection is a fork, and the
+/// cell still reads the children's CPU time (reaped ones through the parent's cutime).
+#[test]
+fn the_churn_workload_runs_for_one_variant() {
+    let out = scratch("bench-churn");
+    let output = Command::new(common::lab())
+        .args(["bench", "--variants", "blocking-io/fork", "--only", "churn"])
+        .args(["--duration", "0.3", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let json = std::fs::read_to_string(out.join("results.json")).unwrap();
+    let results: Results = serde_json::from_str(&json).unwrap();
+    assert!(results.cells.is_empty(), "churn alone: no echo cell");
+    let fork = results
+        .churn
+        .iter()
+        .find(|c| c.variant == "blocking-io/fork")
+        .and_then(|c| c.outcome.as_ref().ok())
+        .unwrap_or_else(|| panic!("the fork server did not churn: {json}"));
+    assert_eq!((fork.errors, fork.mismatches), (0, 0), "{fork:?}");
+    assert!(fork.connections > 10 && fork.per_second > 0.0, "{fork:?}");
+    assert!(fork.cpu_us_per_conn.is_some_and(|c| c > 0.0), "{fork:?}");
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    for needle in [
+        "## Connection churn",
+        "| 1 | concurrent server, one fork per client | blocking-io/fork |",
+        "TIME_WAIT",
+    ] {
+        assert!(md.contains(needle), "results.md lacks {needle:?}:\n{md}");
+    }
+}
+
+#[test]
 fn the_baseline_client_is_the_load_generator_and_judges_the_server() {
     let server = common::serve("baseline", &["--flavor", "multi-thread"]);
     common::load_passes("baseline", server.addr(), 3, 20);

@@ -79,7 +79,7 @@ pub enum Workload {
     Echo,
     /// Each client connects, makes one verified round trip and leaves (UNP ch. 30).
     Churn,
-    /// Bulk: 16 KiB messages at 100 connections, 1 MiB at 10.
+    /// Bulk: 16 KiB messages at 100 connections, 1 MiB at 10 (unless --sizes is given).
     Large,
 }
 
@@ -155,7 +155,9 @@ impl Grid {
         };
         let count = (args.count || !(quick || args.no_count)).then_some(COUNT_PASS);
         Ok(Grid {
-            large: if workloads.contains(&Workload::Large) {
+            // Explicit --sizes replace the large workload's sizes: they run at
+            // --other-size-conns, as echo cells.
+            large: if workloads.contains(&Workload::Large) && args.sizes.is_none() {
                 LARGE_CELLS.to_vec()
             } else {
                 Vec::new()

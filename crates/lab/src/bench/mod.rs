@@ -21,6 +21,7 @@
 
 pub mod cell;
 pub mod charts;
+pub mod churn;
 pub mod entrants;
 pub mod grid;
 pub mod loadgen;
@@ -59,14 +60,16 @@ pub fn run(args: &BenchArgs) -> crate::Result<()> {
     let plan = grid.plan(&entrants, fd_limit);
     let runnable = plan.iter().filter(|c| c.skip.is_none()).count();
     let estimate = grid.estimate(&plan);
+    let churn_estimate = grid.churn_estimate(entrants.len());
     println!(
-        "bench: {} servers, {runnable} cells to run ({} not applicable), {:.2} s measured per \
-         cell in {} window(s); about {:.1} minutes",
+        "bench: {} servers, workloads {:?}, {runnable} cells to run ({} not applicable), \
+         {:.2} s measured per echo cell in {} window(s); about {:.1} minutes",
         entrants.len(),
+        grid.workloads,
         plan.len() - runnable,
         grid.duration.as_secs_f64(),
         grid.reps,
-        estimate.as_secs_f64() / 60.0
+        (estimate + churn_estimate).as_secs_f64() / 60.0
     );
     for line in fd_warnings(&grid, fd_limit) {
         println!("{line}");
@@ -74,6 +77,11 @@ pub fn run(args: &BenchArgs) -> crate::Result<()> {
 
     let lab = std::env::current_exe()?;
     let cells = run_cells(&lab, &entrants, &plan, &grid, estimate);
+    let churn = if grid.workloads.contains(&grid::Workload::Churn) {
+        run_churn(&lab, &entrants, &grid)
+    } else {
+        Vec::new()
+    };
     let results = Results {
         machine: machine::Machine::this(),
         date: crate::phases::page::utc_now(),
@@ -95,6 +103,7 @@ pub fn run(args: &BenchArgs) -> crate::Result<()> {
         skipped,
         reduced: grid.reductions(args),
         cells,
+        churn,
         elapsed_s: started.elapsed().as_secs_f64(),
     };
     print!("{}", report::tables(&results));
@@ -181,6 +190,38 @@ fn run_cells(
     }
     bar.finish_and_clear();
     cells
+}
+
+/// The churn workload, server by server, one line each.
+fn run_churn(lab: &Path, entrants: &[entrants::Entrant], grid: &Grid) -> Vec<results::ChurnCell> {
+    entrants
+        .iter()
+        .enumerate()
+        .map(|(i, entrant)| {
+            let outcome = churn::run(lab, entrant, grid);
+            let line = match &outcome {
+                Ok(m) => format!(
+                    "{} conn/s, CPU {} µs/conn, errors {}, mismatches {}",
+                    report::si(m.per_second),
+                    m.cpu_us_per_conn.map_or("–".into(), |c| format!("{c:.1}")),
+                    m.errors,
+                    m.mismatches
+                ),
+                Err(reason) => format!("FAILED: {reason}"),
+            };
+            println!(
+                "[churn {}/{}] {}: {line}",
+                i + 1,
+                entrants.len(),
+                entrant.name
+            );
+            results::ChurnCell {
+                variant: entrant.name.clone(),
+                kind: entrant.kind,
+                outcome,
+            }
+        })
+        .collect()
 }
 
 /// A cell's outcome in one line, for the progress log.

@@ -22,6 +22,9 @@ pub struct Results {
     #[serde(default)]
     pub reduced: Vec<String>,
     pub cells: Vec<Cell>,
+    /// The churn workload, one per server (empty when it did not run).
+    #[serde(default)]
+    pub churn: Vec<ChurnCell>,
     /// Wall-clock time of the whole run.
     pub elapsed_s: f64,
 }
@@ -109,6 +112,34 @@ pub struct Measured {
     /// Why connections failed (the first few).
     pub error_samples: Vec<String>,
     pub reps: Vec<Rep>,
+}
+
+/// One server under connection churn.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChurnCell {
+    pub variant: String,
+    pub kind: Kind,
+    /// The figures, or why there are none.
+    pub outcome: Result<ChurnMeasured, String>,
+}
+
+/// Connections per second and what each cost the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChurnMeasured {
+    /// Client threads connecting in a loop.
+    pub clients: usize,
+    /// Verified connections (one round trip each) ended in the measured window.
+    pub connections: u64,
+    pub elapsed_s: f64,
+    pub per_second: f64,
+    /// The server's CPU time (whole tree) per connection, and its user/kernel split.
+    pub cpu_us_per_conn: Option<f64>,
+    pub user_us_per_conn: Option<f64>,
+    pub kernel_us_per_conn: Option<f64>,
+    /// Connections that failed, and replies that were wrong.
+    pub errors: u64,
+    pub mismatches: u64,
+    pub error_samples: Vec<String>,
 }
 
 /// What `perf stat` counted over a server's process tree during the counting pass.
@@ -199,6 +230,16 @@ impl Results {
                 _ => {}
             }
         }
+        for c in &self.churn {
+            match &c.outcome {
+                Err(reason) => problems.push(format!("{}, churn: {reason}", c.variant)),
+                Ok(m) if m.mismatches > 0 => problems.push(format!(
+                    "{}, churn: {} replies differed from what was sent, upper-cased",
+                    c.variant, m.mismatches
+                )),
+                _ => {}
+            }
+        }
         problems
     }
 }
@@ -283,6 +324,7 @@ mod tests {
                     },
                 ),
             ],
+            churn: Vec::new(),
             elapsed_s: 1.0,
         };
         assert!(results.problems().is_empty());
