@@ -25,7 +25,18 @@ pub const FIGURES: &[(&str, &str)] = &[
         "bench-memory.svg",
         "Resident memory per connection against connections",
     ),
+    ("bench-syscalls.svg", "System calls per round trip"),
+    (
+        "bench-cpu-split.svg",
+        "Server CPU per round trip, user and kernel",
+    ),
 ];
+
+/// The churn chart, embedded in its section.
+pub const CHURN_FIGURE: (&str, &str) = (
+    "bench-churn.svg",
+    "Server CPU per connection under churn, user and kernel",
+);
 
 /// A ratio target of the issue: `variant` (a name prefix) at `conns` reaches `min` times the
 /// `baseline`'s round trips per second, at the headline size.
@@ -495,6 +506,7 @@ fn churn(md: &mut String, results: &Results) {
         let _ = writeln!(md, "| {row} | {design} | {} | {figures} |", c.variant);
     }
     md.push('\n');
+    let _ = writeln!(md, "![{}](figures/{})\n", CHURN_FIGURE.1, CHURN_FIGURE.0);
     let cost = |name: &str| find(name).and_then(|m| m.cpu_us_per_conn);
     let _ = writeln!(
         md,
