@@ -270,6 +270,14 @@ fn the_churn_workload_runs_for_one_variant() {
     assert_eq!((fork.errors, fork.mismatches), (0, 0), "{fork:?}");
     assert!(fork.connections > 10 && fork.per_second > 0.0, "{fork:?}");
     assert!(fork.cpu_us_per_conn.is_some_and(|c| c > 0.0), "{fork:?}");
+    // The page can be written again from the JSON alone, without measuring.
+    std::fs::remove_file(out.join("results.md")).unwrap();
+    let redraw = Command::new(common::lab())
+        .args(["bench", "--redraw", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(redraw.status.success(), "{redraw:?}");
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
     for needle in [
         "## Connection churn",

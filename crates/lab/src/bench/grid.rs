@@ -70,6 +70,11 @@ pub struct BenchArgs {
     /// Do not count (see --count).
     #[arg(long)]
     pub no_count: bool,
+
+    /// Measure nothing: write results.md and the charts again from the results.json in
+    /// --out (after a change to the report's text or the charts).
+    #[arg(long)]
+    pub redraw: bool,
 }
 
 /// The bench's workloads (`--only`).

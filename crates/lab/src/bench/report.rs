@@ -141,6 +141,22 @@ pub fn markdown(results: &Results) -> String {
             &format!("{} threads", g.client_threads)
         ),
     );
+    if let Some(pass) = g.count_s {
+        let _ = writeln!(
+            md,
+            "**System calls and context switches** come from a counting pass of its own: \
+             after the timed windows, on the same connections, `perf stat -e \
+             raw_syscalls:sys_enter,context-switches` is attached to the server, given the \
+             server's pid and every child it has (a fork server's clients each have one: \
+             `-p` covers only the processes named and the children they fork *after* the \
+             attach, which perf follows by inheritance), and enabled for {pass:.2} s. Tracing \
+             every system call slows the server, so this pass is never timed. The user / \
+             kernel split of CPU time is the ratio of the process tree's `utime` to `stime` \
+             ticks (with `cutime`/`cstime` of reaped children) over the timed windows, \
+             applied to the CPU column; `–` where no tick fell in them. *n/c*: perf could not \
+             count (the notes say why).\n"
+        );
+    }
     let _ = writeln!(
         md,
         "**How to read it.** The **× tokio** columns divide by the tokio servers measured in \
@@ -515,8 +531,13 @@ fn churn(md: &mut String, results: &Results) {
          orders hold here{}, but for other reasons than his. A fork no longer copies the \
          parent's memory, only its page tables (copy-on-write), and a small Rust server has few \
          to copy; what a fork per client still pays is the page tables, the child's exit and \
-         reaping, and the page faults of its first writes. A thread costs a stack mapping \
-         and a clone, a few microseconds. And accept's thundering herd is gone: Linux wakes one \
+         reaping, and the page faults of its first writes. A thread per client pays a stack \
+         mapping, a `clone`, its exit and the wake-ups between it and the acceptor, still a \
+         fraction of a fork; a pool pays only the hand-over. (A fork child runs for less than \
+         a clock tick, so its user/kernel split, read from tick counts, is rough; its total \
+         is exact.) The event loops and runtimes come out *below* the iterative server: it \
+         sleeps in `accept` and is woken for every client, while a loop under churn finds \
+         the next connection already queued. And accept's thundering herd is gone: Linux wakes one \
          of the processes or threads blocked in `accept` on the same socket (and epoll has \
          `EPOLLEXCLUSIVE` for loops that wait on it), so the locking around `accept` of his \
          rows 3, 4 and 7 is no longer needed. What is left is the kernel's own work per \
