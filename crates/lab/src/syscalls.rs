@@ -11,6 +11,18 @@
 //! `disable` on a control FIFO, acknowledging each (`--control fifo:CTL,ACK`), so the count
 //! covers exactly the workload between the two: no sleep waits for perf to attach.
 //!
+//! The bench asks for more: [`Counter::attach_tree`] counts several events (system calls
+//! and context switches) over a server's whole process tree. `perf stat -p` opens one
+//! counter per thread of each process it is given, and with perf's default inheritance
+//! (`-i`/`--no-inherit` turns it off) each counter also follows every process or thread
+//! forked *after* the attach, the children's counts summed into the parent's on read, alive
+//! or exited. Tested here (perf 6.1): a shell that forks 20 children after the attach reads
+//! the same count under `-p` as when perf starts it, and ~1% of it under `--no-inherit`. What
+//! `-p PID` misses is the children forked *before* the attach: a fork server that already
+//! holds its connections has one per client, so their pids are given too (`-p P,C1,C2,...`).
+//! Each thread costs perf one descriptor per event, so a 10,000-thread server is beyond a
+//! 20,000-descriptor limit: [`Counter::attach_tree`] says so instead of trying.
+//!
 //! perf may be missing, or not permitted (`kernel.perf_event_paranoid` above 1 without
 //! `CAP_PERFMON`, or no tracepoints in a container). [`available`] says so in one line, and
 //! the callers skip the count.
@@ -30,7 +42,13 @@ use std::time::{Duration, Instant};
 const PERF: &str = "perf";
 
 /// The tracepoint hit once per system call entry.
-const EVENT: &str = "raw_syscalls:sys_enter";
+pub const EVENT: &str = "raw_syscalls:sys_enter";
+
+/// The software event counted each time the scheduler switches a thread off a CPU.
+pub const CONTEXT_SWITCHES: &str = "context-switches";
+
+/// Descriptors perf needs besides one per (event, thread): its binary, pipes, output.
+const PERF_FD_SLACK: u64 = 64;
 
 /// How long perf may take to start or to answer a command before we give up on it.
 const PERF_WAIT: Duration = Duration::from_secs(10);
@@ -59,6 +77,8 @@ pub fn available() -> Result<(), String> {
 /// A `perf stat` attached to one process, its counter off until [`Counter::count`].
 pub struct Counter {
     perf: Child,
+    /// The events counted, in the order [`Counter::count_events`] returns them.
+    events: Vec<String>,
     /// Where we write `enable` and `disable`.
     ctl: File,
     /// Where perf answers `ack` to each.
@@ -70,6 +90,27 @@ impl Counter {
     /// Attaches perf to every thread `pid` has now, counting nothing yet. Threads the
     /// process starts later are not counted: start the connections first.
     pub fn attach(pid: u32) -> crate::Result<Counter> {
+        Counter::attach_tree(&[pid], &[EVENT])
+    }
+
+    /// Attaches perf to every thread of every process in `pids` (a server and the children
+    /// it has now), counting each of `events`, nothing yet. Processes forked later by any of
+    /// them are counted too (perf's inheritance, see the module's docs). Fails, saying why,
+    /// when perf would need more descriptors than this process may open.
+    pub fn attach_tree(pids: &[u32], events: &[&str]) -> crate::Result<Counter> {
+        if pids.is_empty() || events.is_empty() {
+            return Err("perf needs at least one process and one event".into());
+        }
+        let threads: u64 = pids.iter().map(|&p| thread_count(p)).sum();
+        let needed = threads * events.len() as u64 + PERF_FD_SLACK;
+        let limit = fd_limit();
+        if needed > limit {
+            return Err(format!(
+                "perf would need {needed} descriptors (one per event per thread, {threads} \
+                 threads) and the limit is {limit}"
+            )
+            .into());
+        }
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "io-models-syscalls-{}-{}",
@@ -96,18 +137,29 @@ impl Counter {
             ctl_path.to_string_lossy(),
             ack_path.to_string_lossy()
         );
+        let list: Vec<String> = pids.iter().map(u32::to_string).collect();
         let perf = Command::new(PERF)
-            .args(["stat", "-x", ",", "-e", EVENT, "-D", "-1", "--control"])
+            .args([
+                "stat",
+                "-x",
+                ",",
+                "-e",
+                &events.join(","),
+                "-D",
+                "-1",
+                "--control",
+            ])
             .arg(&control)
             .arg("-o")
             .arg(dir.join("out"))
-            .args(["-p", &pid.to_string()])
+            .args(["-p", &list.join(",")])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
         Ok(Counter {
             perf,
+            events: events.iter().map(|e| e.to_string()).collect(),
             ctl,
             ack,
             dir,
@@ -115,13 +167,24 @@ impl Counter {
     }
 
     /// Counts the system calls the process makes while `work` runs, then ends perf.
-    pub fn count<T>(mut self, work: impl FnOnce() -> crate::Result<T>) -> crate::Result<(T, u64)> {
+    pub fn count<T>(self, work: impl FnOnce() -> crate::Result<T>) -> crate::Result<(T, u64)> {
+        let (value, counts) = self.count_events(work)?;
+        let calls = counts.first().copied().ok_or("perf counted no event")?;
+        Ok((value, calls))
+    }
+
+    /// Counts every event given to [`Counter::attach_tree`] while `work` runs, in that
+    /// order, then ends perf.
+    pub fn count_events<T>(
+        mut self,
+        work: impl FnOnce() -> crate::Result<T>,
+    ) -> crate::Result<(T, Vec<u64>)> {
         self.command("enable")?;
         let result = work();
         self.command("disable")?;
         let value = result?;
-        let calls = self.finish()?;
-        Ok((value, calls))
+        let counts = self.finish()?;
+        Ok((value, counts))
     }
 
     /// Sends one control command and waits (bounded) for perf's `ack`.
@@ -145,7 +208,7 @@ impl Counter {
     }
 
     /// Stops perf (SIGINT, as at a terminal, so it writes its count) and reads the count.
-    fn finish(mut self) -> crate::Result<u64> {
+    fn finish(mut self) -> crate::Result<Vec<u64>> {
         let pid = libc::pid_t::try_from(self.perf.id())?;
         // SAFETY: kill(2) only sends a signal; `pid` is our own child, not yet reaped (we
         // hold its `Child`), so the number cannot name another process.
@@ -154,9 +217,14 @@ impl Counter {
         }
         let status = self.perf.wait()?;
         let text = std::fs::read_to_string(self.dir.join("out")).unwrap_or_default();
-        parse_count(&text).ok_or_else(|| {
-            format!("perf ({status}) wrote no {EVENT} count: {}", text.trim()).into()
-        })
+        self.events
+            .iter()
+            .map(|event| {
+                parse_event(&text, event).ok_or_else(|| {
+                    format!("perf ({status}) wrote no {event} count: {}", text.trim()).into()
+                })
+            })
+            .collect()
     }
 }
 
@@ -170,12 +238,37 @@ impl Drop for Counter {
     }
 }
 
-/// The count in perf's CSV output (`-x ,`): the first field of the line naming the event.
+/// The system call count in perf's CSV output.
 fn parse_count(text: &str) -> Option<u64> {
+    parse_event(text, EVENT)
+}
+
+/// `event`'s count in perf's CSV output (`-x ,`): the first field of the line whose third
+/// field names the event (`<not counted>` or `<not supported>` parse as nothing).
+fn parse_event(text: &str, event: &str) -> Option<u64> {
     text.lines()
-        .find(|l| l.contains(EVENT))
+        .find(|l| l.split(',').nth(2).is_some_and(|e| e.trim() == event))
         .and_then(|l| l.split(',').next())
         .and_then(|n| n.trim().parse().ok())
+}
+
+/// Threads of `pid` now (`/proc/PID/task`): perf opens one counter per event for each.
+/// A process that has gone counts as one, so the estimate errs on the high side.
+fn thread_count(pid: u32) -> u64 {
+    std::fs::read_dir(format!("/proc/{pid}/task")).map_or(1, |d| d.count() as u64)
+}
+
+/// This process's descriptor limit (soft), which perf inherits.
+fn fd_limit() -> u64 {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` through a pointer to a live, owned value.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return 1024;
+    }
+    limit.rlim_cur
 }
 
 fn mkfifo(path: &Path) -> io::Result<()> {
@@ -227,6 +320,57 @@ mod tests {
             parse_count("<not counted>,,raw_syscalls:sys_enter,0,0.00,,"),
             None
         );
+        let both = "12,,raw_syscalls:sys_enter,1,100.00,,\n3,,context-switches,1,100.00,,\n";
+        assert_eq!(parse_event(both, CONTEXT_SWITCHES), Some(3));
+        assert_eq!(parse_event(both, EVENT), Some(12));
+        assert_eq!(parse_event(both, "cpu-migrations"), None);
+    }
+
+    /// A process that forks children only after perf has attached to it: each child's
+    /// system calls are counted in the parent's total (perf's inheritance under `-p`), the
+    /// case of a fork server accepting new clients while it is counted.
+    #[test]
+    fn children_forked_after_the_attach_are_counted() {
+        if let Err(why) = available() {
+            println!("skipped: {why}");
+            return;
+        }
+        const CHILDREN: usize = 20;
+        const LINES: u64 = 200;
+        // The shell waits for a line, then runs `CHILDREN` subshells in turn, each making
+        // `LINES` empty writes to /dev/null (an open, a write... per line: at least one
+        // system call each), and answers when done.
+        let script = format!(
+            "read go; for i in $(seq {CHILDREN}); do (for j in $(seq {LINES}); do \
+             : > /dev/null; done); done; echo done"
+        );
+        let mut sh = Command::new("bash")
+            .args(["-c", &script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("bash runs");
+        let mut input = sh.stdin.take().expect("piped");
+        let mut output = BufReader::new(sh.stdout.take().expect("piped"));
+        let counter =
+            Counter::attach_tree(&[sh.id()], &[EVENT, CONTEXT_SWITCHES]).expect("perf attaches");
+        let ((), counts) = counter
+            .count_events(|| {
+                input.write_all(b"go\n")?;
+                let mut line = String::new();
+                output.read_line(&mut line)?;
+                Ok(())
+            })
+            .expect("counted");
+        let _ = sh.wait();
+        println!("bash and {CHILDREN} children: {counts:?}");
+        // Each redirection alone is an openat, a dup2 and a close: the children's share
+        // dwarfs the parent's few dozen calls.
+        assert!(
+            counts[0] >= CHILDREN as u64 * LINES * 3,
+            "children not counted: {counts:?}"
+        );
+        assert!(counts[1] >= 1, "{counts:?}");
     }
 
     /// `cat` between two pipes, one line at a time, each echo awaited: a blocking

@@ -26,7 +26,7 @@ fn a_tiny_run_writes_the_table_the_json_and_the_charts() {
     let output = Command::new(common::lab())
         .args(["bench", "--variants", "blocking-io/iterative"])
         .args(["--conns", "1,2", "--sizes", "64", "--duration", "0.3"])
-        .args(["--reps", "2", "--out"])
+        .args(["--reps", "2", "--only", "echo", "--no-count", "--out"])
         .arg(&out)
         .output()
         .unwrap();
@@ -78,7 +78,8 @@ fn a_tiny_run_writes_the_table_the_json_and_the_charts() {
         results.machine.kernel.as_str(),
         "cargo lab bench --variants blocking-io/iterative",
         "> **Not the default run** (connections [1, 2], 0.30 s per cell in 2 window(s), only \
-         variants matching [\"blocking-io/iterative\"])",
+         variants matching [\"blocking-io/iterative\"], only workloads [Echo], no system call \
+         count)",
     ] {
         assert!(md.contains(needle), "results.md lacks {needle:?}:\n{md}");
     }
@@ -89,6 +90,55 @@ fn a_tiny_run_writes_the_table_the_json_and_the_charts() {
     }
     // The terminal shows the tables too.
     assert!(stdout.contains("| blocking-io/iterative |"), "{stdout}");
+}
+
+/// The counting pass, on the server it is hardest for: a process per connection, each
+/// forked before perf attaches. A blocking server makes one `recv` and one `send` per round
+/// trip whichever process makes them; a count near zero would mean the children were missed.
+#[test]
+fn the_counting_pass_counts_a_fork_servers_children() {
+    if let Err(why) = lab::syscalls::available() {
+        println!("skipped: {why}");
+        return;
+    }
+    let out = scratch("bench-count");
+    let output = Command::new(common::lab())
+        .args(["bench", "--variants", "blocking-io/fork", "--conns", "3"])
+        .args([
+            "--duration",
+            "0.3",
+            "--reps",
+            "1",
+            "--only",
+            "echo",
+            "--count",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let json = std::fs::read_to_string(out.join("results.json")).unwrap();
+    let results: Results = serde_json::from_str(&json).unwrap();
+    let m = results
+        .measured("blocking-io/fork", 64, 3)
+        .unwrap_or_else(|| panic!("the fork server did not run: {json}"));
+    assert_eq!(m.processes, 4, "a child per connection: {m:?}");
+    let calls = m.count.as_ref().and_then(|c| c.syscalls_per_rt());
+    let switches = m.count.as_ref().and_then(|c| c.switches_per_rt());
+    println!("fork server: {calls:?} system calls, {switches:?} context switches per round trip");
+    assert!(
+        calls.is_some_and(|c| (1.8..4.0).contains(&c)),
+        "{:?}",
+        m.count
+    );
+    // Each blocking recv sleeps until the next message: about one switch per round trip.
+    assert!(switches.is_some_and(|s| s > 0.5), "{:?}", m.count);
+    let (user, kernel) = (m.user_us_per_rt.unwrap(), m.kernel_us_per_rt.unwrap());
+    assert!(user >= 0.0 && kernel > 0.0, "{m:?}");
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(md.contains("| syscalls/rt |"), "{md}");
 }
 
 #[test]
@@ -182,6 +232,60 @@ fn the_load_generator_verifies_16_kib_replies_split_by_the_server() {
     let total = report.total();
     assert_eq!((total.errors, total.mismatches), (0, 0), "{report:?}");
     assert!(report.windows[0].rounds > 0 && total.established == 4);
+}
+
+#[test]
+fn the_load_generator_verifies_1_mib_replies() {
+    // Far larger than a socket buffer: the server replies to the first kilobytes while the
+    // rest is still going out, so the generator must write and read in the same pass.
+    let server = common::serve("baseline", &["--flavor", "current-thread"]);
+    let report = load(server.addr(), 2, 1 << 20);
+    let total = report.total();
+    assert_eq!((total.errors, total.mismatches), (0, 0), "{report:?}");
+    assert!(total.rounds >= 2 && total.established == 2, "{report:?}");
+}
+
+/// Churn against the process-per-connection server: every connection is a fork, and the
+/// cell still reads the children's CPU time (reaped ones through the parent's cutime).
+#[test]
+fn the_churn_workload_runs_for_one_variant() {
+    let out = scratch("bench-churn");
+    let output = Command::new(common::lab())
+        .args(["bench", "--variants", "blocking-io/fork", "--only", "churn"])
+        .args(["--duration", "0.3", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let json = std::fs::read_to_string(out.join("results.json")).unwrap();
+    let results: Results = serde_json::from_str(&json).unwrap();
+    assert!(results.cells.is_empty(), "churn alone: no echo cell");
+    let fork = results
+        .churn
+        .iter()
+        .find(|c| c.variant == "blocking-io/fork")
+        .and_then(|c| c.outcome.as_ref().ok())
+        .unwrap_or_else(|| panic!("the fork server did not churn: {json}"));
+    assert_eq!((fork.errors, fork.mismatches), (0, 0), "{fork:?}");
+    assert!(fork.connections > 10 && fork.per_second > 0.0, "{fork:?}");
+    assert!(fork.cpu_us_per_conn.is_some_and(|c| c > 0.0), "{fork:?}");
+    // The page can be written again from the JSON alone, without measuring.
+    std::fs::remove_file(out.join("results.md")).unwrap();
+    let redraw = Command::new(common::lab())
+        .args(["bench", "--redraw", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(redraw.status.success(), "{redraw:?}");
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    for needle in [
+        "## Connection churn",
+        "| 1 | concurrent server, one fork per client | blocking-io/fork |",
+        "TIME_WAIT",
+    ] {
+        assert!(md.contains(needle), "results.md lacks {needle:?}:\n{md}");
+    }
 }
 
 #[test]

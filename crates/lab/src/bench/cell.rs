@@ -4,12 +4,19 @@
 //! over the process's whole life) is this cell's peak and not a larger earlier cell's. Its
 //! CPU time is read from `/proc` at the edges of each window, so set-up (thousands of
 //! handshakes, thread spawns, forks) is not charged to the round trips.
+//!
+//! Then, on the same connections and the same server, a counting pass of its own: `perf
+//! stat` attached to the server's process tree counts system calls and context switches
+//! over [`COUNT_PASS`](super::grid::COUNT_PASS). Tracing every system call slows the server
+//! (and, while the tracepoint is on, every process on the machine), so it is kept out of the
+//! timed windows: perf attaches only after they have ended.
 
 use super::entrants::Entrant;
 use super::grid::Grid;
 use super::loadgen::{self, Load, LoadSpec, Phase};
-use super::results::{median, Measured, Outcome, Rep};
+use super::results::{median, Count, Measured, Outcome, Rep};
 use super::tree;
+use crate::syscalls;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -33,7 +40,8 @@ pub fn run(lab: &Path, entrant: &Entrant, size: usize, conns: usize, grid: &Grid
         conns,
         size,
         threads: grid.client_threads,
-        windows: grid.reps,
+        // The counting pass has a window of its own, after the timed ones.
+        windows: grid.reps + usize::from(grid.count.is_some()),
         timeout: grid.timeout,
         seed: 1,
         rounds: None,
@@ -67,7 +75,7 @@ pub fn run(lab: &Path, entrant: &Entrant, size: usize, conns: usize, grid: &Grid
             Phase::Warm // unmeasured again: connections stay open for the readings below
         });
         let at = Instant::now();
-        edges.push((at, tree::cpu(pid).unwrap_or_default()));
+        edges.push((at, tree::cpu_times(pid).unwrap_or_default()));
         if i < grid.reps {
             // Reading a fork server's 10,000 children takes a while: the window still
             // lasts its length, counted from its edge.
@@ -76,6 +84,9 @@ pub fn run(lab: &Path, entrant: &Entrant, size: usize, conns: usize, grid: &Grid
     }
     // Every connection is still open: threads and memory as they are under this load.
     let loaded = tree::sample(pid).unwrap_or_default();
+    let counted = grid
+        .count
+        .map(|pass| count_pass(pid, &load, grid.reps, pass));
     let report = load.finish();
     // ANCHOR_END: phases
 
@@ -97,7 +108,7 @@ pub fn run(lab: &Path, entrant: &Entrant, size: usize, conns: usize, grid: &Grid
             let (start, cpu_start) = edge[0];
             let (end, cpu_end) = edge[1];
             let elapsed = end.duration_since(start).as_secs_f64();
-            let cpu_s = cpu_end.saturating_sub(cpu_start).as_secs_f64();
+            let cpu_s = cpu_end.total.saturating_sub(cpu_start.total).as_secs_f64();
             let summary = tally.summary(conns, end.duration_since(start));
             Rep {
                 rounds: tally.rounds,
@@ -112,7 +123,28 @@ pub fn run(lab: &Path, entrant: &Entrant, size: usize, conns: usize, grid: &Grid
         .collect();
     let total = report.total();
     let of = |f: fn(&Rep) -> f64| median(reps.iter().map(f).collect());
-    Outcome::Ran(Measured {
+    let cpu_us_per_rt = of(|r| r.cpu_us_per_rt.unwrap_or(f64::NAN));
+    // The user share over all the timed windows (more ticks than one), applied to the
+    // median, so that user + kernel is the CPU column.
+    let user_share = match (edges.first(), edges.last()) {
+        (Some((_, first)), Some((_, last))) => first
+            .split(last)
+            .map(|(user, kernel)| user.as_secs_f64() / (user + kernel).as_secs_f64().max(1e-9)),
+        _ => None,
+    };
+    let split = cpu_us_per_rt
+        .zip(user_share)
+        .map(|(cpu, share)| (cpu * share, cpu * (1.0 - share)));
+    let count = counted.map(|counted| match counted {
+        Ok(counts) => Count::Counted {
+            rounds: report.windows.get(grid.reps).map_or(0, |t| t.rounds),
+            seconds: counts.seconds,
+            syscalls: counts.syscalls,
+            context_switches: counts.context_switches,
+        },
+        Err(reason) => Count::NotCounted { reason },
+    });
+    Outcome::Ran(Box::new(Measured {
         established: total.established,
         served: report.setup.rounds,
         errors: total.errors,
@@ -120,7 +152,10 @@ pub fn run(lab: &Path, entrant: &Entrant, size: usize, conns: usize, grid: &Grid
         rps: of(|r| r.rps).unwrap_or(0.0),
         p50_us: of(|r| r.p50_us as f64).unwrap_or(0.0) as u64,
         p99_us: of(|r| r.p99_us as f64).unwrap_or(0.0) as u64,
-        cpu_us_per_rt: of(|r| r.cpu_us_per_rt.unwrap_or(f64::NAN)),
+        cpu_us_per_rt,
+        user_us_per_rt: split.map(|s| s.0),
+        kernel_us_per_rt: split.map(|s| s.1),
+        count,
         rss_idle_kib: idle.rss_kib,
         rss_peak_kib: loaded.hwm_kib,
         threads: loaded.threads,
@@ -128,8 +163,49 @@ pub fn run(lab: &Path, entrant: &Entrant, size: usize, conns: usize, grid: &Grid
         setup_s: round_ms(setup),
         error_samples: report.errors,
         reps,
+    }))
+}
+
+/// What the counting pass read.
+struct Counts {
+    seconds: f64,
+    syscalls: u64,
+    context_switches: u64,
+}
+
+// ANCHOR: count_pass
+/// The counting pass: perf attached to the server and every child it has now (a fork
+/// server's clients each have one; children forked later are followed by perf itself),
+/// enabled for `pass` while the load runs in window `index`, then read. Any failure is the
+/// reason the cell shows instead of a count; the timed figures stand either way.
+fn count_pass(pid: u32, load: &Load, index: usize, pass: Duration) -> Result<Counts, String> {
+    syscalls::available()?;
+    let mut pids = vec![pid];
+    pids.extend(
+        crate::procfs::children(pid)
+            .into_iter()
+            .filter(|&(_, state)| state != 'Z')
+            .map(|(child, _)| child),
+    );
+    let counter =
+        syscalls::Counter::attach_tree(&pids, &[syscalls::EVENT, syscalls::CONTEXT_SWITCHES])
+            .map_err(|e| e.to_string())?;
+    let (elapsed, counts) = counter
+        .count_events(|| {
+            let start = Instant::now();
+            load.set_phase(Phase::Window(index));
+            std::thread::sleep(pass);
+            load.set_phase(Phase::Warm);
+            Ok(start.elapsed())
+        })
+        .map_err(|e| e.to_string())?;
+    Ok(Counts {
+        seconds: elapsed.as_secs_f64(),
+        syscalls: counts.first().copied().unwrap_or(0),
+        context_switches: counts.get(1).copied().unwrap_or(0),
     })
 }
+// ANCHOR_END: count_pass
 
 fn round_ms(d: Duration) -> f64 {
     (d.as_secs_f64() * 1000.0).round() / 1000.0

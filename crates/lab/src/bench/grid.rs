@@ -56,7 +56,49 @@ pub struct BenchArgs {
     /// Seconds a connection may wait for a reply before it counts as failed.
     #[arg(long, default_value_t = 10.0)]
     pub timeout: f64,
+
+    /// Only these workloads: echo (the grid), churn (a connection per request), large
+    /// (16 KiB and 1 MiB messages) [default: all three; --quick: echo].
+    #[arg(long, value_delimiter = ',', value_enum)]
+    pub only: Vec<Workload>,
+
+    /// Count system calls and context switches with perf in a pass after each echo cell's
+    /// timed windows [default: yes; --quick: no].
+    #[arg(long, conflicts_with = "no_count")]
+    pub count: bool,
+
+    /// Do not count (see --count).
+    #[arg(long)]
+    pub no_count: bool,
+
+    /// Measure nothing: write results.md and the charts again from the results.json in
+    /// --out (after a change to the report's text or the charts).
+    #[arg(long)]
+    pub redraw: bool,
 }
+
+/// The bench's workloads (`--only`).
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Workload {
+    /// Ping-pong of the headline size on long-lived connections, at every --conns.
+    Echo,
+    /// Each client connects, makes one verified round trip and leaves (UNP ch. 30).
+    Churn,
+    /// Bulk: 16 KiB messages at 100 connections, 1 MiB at 10 (unless --sizes is given).
+    Large,
+}
+
+/// The large-message cells of the default run: (message size, connections).
+pub const LARGE_CELLS: &[(usize, usize)] = &[(16 * 1024, 100), (1 << 20, 10)];
+
+/// The counting pass after each echo cell's timed windows.
+pub const COUNT_PASS: Duration = Duration::from_millis(500);
+
+/// Measured time of a churn cell, at most (shorter if --duration is).
+pub const CHURN_TIME: Duration = Duration::from_secs(2);
+
+/// Measured time of a large-message cell, at most, in at most two windows.
+pub const LARGE_TIME: Duration = Duration::from_secs(2);
 
 /// The resolved grid.
 #[derive(Debug, Clone)]
@@ -70,6 +112,11 @@ pub struct Grid {
     pub warmup: Duration,
     pub client_threads: usize,
     pub timeout: Duration,
+    pub workloads: Vec<Workload>,
+    /// The counting pass's length, if the run counts.
+    pub count: Option<Duration>,
+    /// (size, connections) of the large-message cells, if that workload runs.
+    pub large: Vec<(usize, usize)>,
 }
 
 /// The largest message the generator is asked to send.
@@ -103,7 +150,25 @@ impl Grid {
         // Checked, not `Duration::from_secs_f64`, which panics on `1e20`.
         let duration = protocol::cli::seconds("--duration", secs)?;
         let timeout = protocol::cli::seconds("--timeout", args.timeout)?;
+        let workloads = if !args.only.is_empty() {
+            args.only.clone()
+        } else if quick {
+            // CI runs --quick: the extra workloads would double its time.
+            vec![Workload::Echo]
+        } else {
+            vec![Workload::Echo, Workload::Churn, Workload::Large]
+        };
+        let count = (args.count || !(quick || args.no_count)).then_some(COUNT_PASS);
         Ok(Grid {
+            // Explicit --sizes replace the large workload's sizes: they run at
+            // --other-size-conns, as echo cells.
+            large: if workloads.contains(&Workload::Large) && args.sizes.is_none() {
+                LARGE_CELLS.to_vec()
+            } else {
+                Vec::new()
+            },
+            workloads,
+            count,
             conns,
             sizes,
             other_size_conns: args.other_size_conns.clone().unwrap_or_else(|| vec![100]),
@@ -152,6 +217,12 @@ impl Grid {
         if !args.variants.is_empty() {
             reduced.push(format!("only variants matching {:?}", args.variants));
         }
+        if !args.quick && self.workloads.len() < 3 {
+            reduced.push(format!("only workloads {:?}", self.workloads));
+        }
+        if !args.quick && self.count.is_none() {
+            reduced.push("no system call count".into());
+        }
         reduced
     }
 
@@ -170,7 +241,8 @@ impl Grid {
     /// Cells an entrant cannot serve, or this machine cannot open, say why and are not run.
     pub fn plan(&self, entrants: &[Entrant], fd_limit: u64) -> Vec<Planned> {
         let mut cells = Vec::new();
-        for (i, &size) in self.sizes.iter().enumerate() {
+        let echo = self.workloads.contains(&Workload::Echo);
+        for (i, &size) in self.sizes.iter().enumerate().filter(|_| echo) {
             let counts = self
                 .conns
                 .iter()
@@ -187,11 +259,43 @@ impl Grid {
                         size,
                         conns,
                         skip,
+                        large: false,
                     });
                 }
             }
         }
+        for &(size, conns) in &self.large {
+            for (entrant, e) in entrants.iter().enumerate() {
+                let skip = e
+                    .serves(conns)
+                    .err()
+                    .or_else(|| super::loadgen::fd_shortfall(conns, fd_limit));
+                cells.push(Planned {
+                    entrant,
+                    size,
+                    conns,
+                    skip,
+                    large: true,
+                });
+            }
+        }
         cells
+    }
+
+    /// The grid a large-message cell runs with: shorter, as its cells are about bandwidth
+    /// and CPU per byte, which settle fast, and not counted.
+    pub fn for_large(&self) -> Grid {
+        Grid {
+            duration: self.duration.min(LARGE_TIME),
+            reps: self.reps.min(2),
+            count: None,
+            ..self.clone()
+        }
+    }
+
+    /// Measured time of one churn cell.
+    pub fn churn_time(&self) -> Duration {
+        self.duration.min(CHURN_TIME)
     }
 
     /// Roughly how long `cells` take: measured time, warm-up, and set-up that grows with the
@@ -201,12 +305,30 @@ impl Grid {
             .iter()
             .filter(|c| c.skip.is_none())
             .map(|c| {
+                let grid = if c.large {
+                    self.for_large()
+                } else {
+                    self.clone()
+                };
+                // perf's start-up and the pass itself.
+                let count = grid
+                    .count
+                    .map_or(Duration::ZERO, |d| d + Duration::from_millis(200));
                 Duration::from_millis(400)
                     + Duration::from_micros(200 * c.conns as u64)
-                    + self.warmup
-                    + self.duration
+                    + grid.warmup
+                    + grid.duration
+                    + count
             })
             .sum()
+    }
+
+    /// Roughly how long the churn workload takes for `servers` servers.
+    pub fn churn_estimate(&self, servers: usize) -> Duration {
+        if !self.workloads.contains(&Workload::Churn) {
+            return Duration::ZERO;
+        }
+        (self.churn_time() + Duration::from_millis(600)) * servers as u32
     }
 }
 
@@ -219,6 +341,8 @@ pub struct Planned {
     pub conns: usize,
     /// Why it is not run, if it is not.
     pub skip: Option<String>,
+    /// A cell of the large-message workload.
+    pub large: bool,
 }
 
 #[cfg(test)]
@@ -242,6 +366,14 @@ mod tests {
         assert_eq!(grid.conns, [1, 10, 100, 1000, 10_000]);
         assert_eq!((grid.reps, grid.duration.as_secs()), (3, 5));
         assert_eq!(grid.sizes, [64]);
+        assert_eq!(grid.workloads.len(), 3);
+        assert_eq!(grid.large, [(16_384, 100), (1 << 20, 10)]);
+        assert_eq!(grid.count, Some(COUNT_PASS));
+        let churn = args(&["--only", "churn"]);
+        let only = Grid::from_args(&churn).unwrap();
+        assert_eq!(only.workloads, [Workload::Churn]);
+        assert!(only.plan(&[], 100_000).is_empty() && only.large.is_empty());
+        assert_eq!(only.reductions(&churn), ["only workloads [Churn]"]);
         let quick = Grid::from_args(&args(&["--quick"])).unwrap();
         assert_eq!((quick.conns.as_slice(), quick.reps), (&[1, 100][..], 1));
         let flags = Grid::from_args(&args(&["--quick", "--conns", "3,5"])).unwrap();
@@ -270,6 +402,10 @@ mod tests {
     #[test]
     fn other_sizes_run_only_where_asked() {
         let grid = Grid::from_args(&args(&["--quick", "--sizes", "64,16384"])).unwrap();
+        assert!(
+            grid.large.is_empty() && grid.count.is_none(),
+            "quick: echo alone"
+        );
         let (entrants, _) = super::super::entrants::all();
         let one: Vec<Entrant> = entrants
             .into_iter()

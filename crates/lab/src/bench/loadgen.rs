@@ -41,6 +41,12 @@ pub const RAMP: usize = 256;
 /// servers it measures.
 const POOL: usize = 61;
 
+/// Fewer for messages above [`BIG`]: 61 messages of 1 MiB and their replies would be 122 MiB
+/// of the generator's memory, and their generation a second of each cell. Seven still make
+/// a reply sent to the wrong connection, or repeated, a mismatch.
+const BIG_POOL: usize = 7;
+const BIG: usize = 64 * 1024;
+
 /// How long one `poll` may sleep, so a phase change is seen within this much.
 const TICK: Duration = Duration::from_millis(5);
 
@@ -301,7 +307,8 @@ impl MessagePool {
     fn new(seed: u64, size: usize) -> MessagePool {
         // protocol's generator: lower-case letters and bytes >= 0x80, so a server that
         // forgets to upper-case, or upper-cases Latin-1, sends different bytes back.
-        let messages: Vec<Vec<u8>> = (0..POOL as u64)
+        let count = if size > BIG { BIG_POOL } else { POOL };
+        let messages: Vec<Vec<u8>> = (0..count as u64)
             .map(|k| Messages::new(seed, k).next_message(size))
             .collect();
         let replies = messages.iter().map(|m| protocol::upper(m)).collect();
@@ -311,8 +318,8 @@ impl MessagePool {
     /// Which message connection `id` sends in its round `round`: connections differ, and
     /// each one's messages change every round, so a reply sent to the wrong connection or
     /// repeated from an earlier round is caught.
-    fn pick(id: u64, round: u64) -> usize {
-        (id.wrapping_mul(7919).wrapping_add(round) % POOL as u64) as usize
+    fn pick(&self, id: u64, round: u64) -> usize {
+        (id.wrapping_mul(7919).wrapping_add(round) % self.messages.len() as u64) as usize
     }
 }
 
@@ -335,9 +342,9 @@ struct Conn {
 
 impl Conn {
     /// Starts the next round trip: the next message, nothing written or read yet.
-    fn begin_round(&mut self) {
+    fn begin_round(&mut self, pool: &MessagePool) {
         self.state = State::Busy;
-        self.message = MessagePool::pick(self.id, self.rounds);
+        self.message = pool.pick(self.id, self.rounds);
         self.written = 0;
         self.read = 0;
         self.started = Instant::now();
@@ -558,7 +565,7 @@ impl Worker {
             if self.spec.rounds == Some(0) {
                 return Ok(Next::Close);
             }
-            conn.begin_round();
+            conn.begin_round(&self.pool);
             fresh = true;
         }
         if conn.state == State::Idle {
@@ -623,7 +630,7 @@ impl Worker {
                 conn.state = State::Idle;
                 return Ok(Next::Keep);
             }
-            conn.begin_round();
+            conn.begin_round(&self.pool);
             fresh = true;
         }
     }
@@ -634,7 +641,7 @@ impl Worker {
     fn wake_idle(&mut self, phase: Phase) {
         for slot in 0..self.conns.len() {
             match self.conns[slot].as_mut() {
-                Some(conn) if conn.state == State::Idle => conn.begin_round(),
+                Some(conn) if conn.state == State::Idle => conn.begin_round(&self.pool),
                 _ => continue,
             }
             self.on_event(slot, phase);

@@ -21,6 +21,7 @@
 
 pub mod cell;
 pub mod charts;
+pub mod churn;
 pub mod entrants;
 pub mod grid;
 pub mod loadgen;
@@ -40,6 +41,14 @@ use std::time::{Duration, Instant};
 
 /// Runs the bench as `args` say, writes its results, and fails if any cell was wrong.
 pub fn run(args: &BenchArgs) -> crate::Result<()> {
+    if args.redraw {
+        let out = args.out.clone().unwrap_or_else(default_out);
+        let json = std::fs::read_to_string(out.join("results.json"))?;
+        let results: Results = serde_json::from_str(&json)?;
+        write(&results, &out)?;
+        println!("bench: redrew {} from its results.json", out.display());
+        return Ok(());
+    }
     let started = Instant::now();
     let load_before = machine::load_average();
     let grid = Grid::from_args(args)?;
@@ -59,14 +68,16 @@ pub fn run(args: &BenchArgs) -> crate::Result<()> {
     let plan = grid.plan(&entrants, fd_limit);
     let runnable = plan.iter().filter(|c| c.skip.is_none()).count();
     let estimate = grid.estimate(&plan);
+    let churn_estimate = grid.churn_estimate(entrants.len());
     println!(
-        "bench: {} servers, {runnable} cells to run ({} not applicable), {:.2} s measured per \
-         cell in {} window(s); about {:.1} minutes",
+        "bench: {} servers, workloads {:?}, {runnable} cells to run ({} not applicable), \
+         {:.2} s measured per echo cell in {} window(s); about {:.1} minutes",
         entrants.len(),
+        grid.workloads,
         plan.len() - runnable,
         grid.duration.as_secs_f64(),
         grid.reps,
-        estimate.as_secs_f64() / 60.0
+        (estimate + churn_estimate).as_secs_f64() / 60.0
     );
     for line in fd_warnings(&grid, fd_limit) {
         println!("{line}");
@@ -74,6 +85,11 @@ pub fn run(args: &BenchArgs) -> crate::Result<()> {
 
     let lab = std::env::current_exe()?;
     let cells = run_cells(&lab, &entrants, &plan, &grid, estimate);
+    let churn = if grid.workloads.contains(&grid::Workload::Churn) {
+        run_churn(&lab, &entrants, &grid)
+    } else {
+        Vec::new()
+    };
     let results = Results {
         machine: machine::Machine::this(),
         date: crate::phases::page::utc_now(),
@@ -89,10 +105,13 @@ pub fn run(args: &BenchArgs) -> crate::Result<()> {
             warmup_s: grid.warmup.as_secs_f64(),
             client_threads: grid.client_threads,
             fd_limit,
+            count_s: grid.count.map(|d| d.as_secs_f64()),
+            large: grid.large.clone(),
         },
         skipped,
         reduced: grid.reductions(args),
         cells,
+        churn,
         elapsed_s: started.elapsed().as_secs_f64(),
     };
     print!("{}", report::tables(&results));
@@ -159,7 +178,11 @@ fn run_cells(
             None => {
                 done += 1;
                 bar.set_message(format!("[{done}/{total}] {label}"));
-                let outcome = cell::run(lab, entrant, planned.size, planned.conns, grid);
+                let outcome = if planned.large {
+                    cell::run(lab, entrant, planned.size, planned.conns, &grid.for_large())
+                } else {
+                    cell::run(lab, entrant, planned.size, planned.conns, grid)
+                };
                 bar.inc(grid.estimate(std::slice::from_ref(planned)).as_millis() as u64);
                 say(format!("[{done}/{total}] {label}: {}", one_line(&outcome)));
                 outcome
@@ -177,16 +200,53 @@ fn run_cells(
     cells
 }
 
+/// The churn workload, server by server, one line each.
+fn run_churn(lab: &Path, entrants: &[entrants::Entrant], grid: &Grid) -> Vec<results::ChurnCell> {
+    entrants
+        .iter()
+        .enumerate()
+        .map(|(i, entrant)| {
+            let outcome = churn::run(lab, entrant, grid);
+            let line = match &outcome {
+                Ok(m) => format!(
+                    "{} conn/s, CPU {} µs/conn, errors {}, mismatches {}",
+                    report::si(m.per_second),
+                    m.cpu_us_per_conn.map_or("–".into(), |c| format!("{c:.1}")),
+                    m.errors,
+                    m.mismatches
+                ),
+                Err(reason) => format!("FAILED: {reason}"),
+            };
+            println!(
+                "[churn {}/{}] {}: {line}",
+                i + 1,
+                entrants.len(),
+                entrant.name
+            );
+            results::ChurnCell {
+                variant: entrant.name.clone(),
+                kind: entrant.kind,
+                outcome,
+            }
+        })
+        .collect()
+}
+
 /// A cell's outcome in one line, for the progress log.
 fn one_line(outcome: &Outcome) -> String {
     match outcome {
         Outcome::NotApplicable { reason } => format!("n/a: {reason}"),
         Outcome::Failed { reason } => format!("FAILED: {reason}"),
         Outcome::Ran(m) => format!(
-            "{} rt/s, CPU {} µs/rt, p99 {} µs, RSS {:.1} MiB, threads {}, held {}, \
-             errors {}, mismatches {}",
+            "{} rt/s, CPU {} µs/rt (user {}), {} syscalls/rt, p99 {} µs, RSS {:.1} MiB, \
+             threads {}, held {}, errors {}, mismatches {}",
             report::si(m.rps),
             m.cpu_us_per_rt.map_or("–".into(), |c| format!("{c:.1}")),
+            m.user_us_per_rt.map_or("–".into(), |c| format!("{c:.1}")),
+            m.count
+                .as_ref()
+                .and_then(|c| c.syscalls_per_rt())
+                .map_or("–".into(), |c| format!("{c:.2}")),
             m.p99_us,
             m.rss_peak_kib as f64 / 1024.0,
             m.threads,

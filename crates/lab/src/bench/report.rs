@@ -7,7 +7,7 @@
 //! (CPU time per round trip, the latency tail, memory, threads), not with throughput alone.
 
 use super::entrants::{Kind, TOKIO_CURRENT, TOKIO_MULTI};
-use super::results::{Cell, Measured, Outcome, Results};
+use super::results::{Cell, Count, Measured, Outcome, Results};
 use std::fmt::Write as _;
 
 /// Charts embedded in the page, as drawn by [`super::charts`].
@@ -25,7 +25,18 @@ pub const FIGURES: &[(&str, &str)] = &[
         "bench-memory.svg",
         "Resident memory per connection against connections",
     ),
+    ("bench-syscalls.svg", "System calls per round trip"),
+    (
+        "bench-cpu-split.svg",
+        "Server CPU per round trip, user and kernel",
+    ),
 ];
+
+/// The churn chart, embedded in its section.
+pub const CHURN_FIGURE: (&str, &str) = (
+    "bench-churn.svg",
+    "Server CPU per connection under churn, user and kernel",
+);
 
 /// A ratio target of the issue: `variant` (a name prefix) at `conns` reaches `min` times the
 /// `baseline`'s round trips per second, at the headline size.
@@ -130,6 +141,22 @@ pub fn markdown(results: &Results) -> String {
             &format!("{} threads", g.client_threads)
         ),
     );
+    if let Some(pass) = g.count_s {
+        let _ = writeln!(
+            md,
+            "**System calls and context switches** come from a counting pass of its own: \
+             after the timed windows, on the same connections, `perf stat -e \
+             raw_syscalls:sys_enter,context-switches` is attached to the server, given the \
+             server's pid and every child it has (a fork server's clients each have one: \
+             `-p` covers only the processes named and the children they fork *after* the \
+             attach, which perf follows by inheritance), and enabled for {pass:.2} s. Tracing \
+             every system call slows the server, so this pass is never timed. The user / \
+             kernel split of CPU time is the ratio of the process tree's `utime` to `stime` \
+             ticks (with `cutime`/`cstime` of reaped children) over the timed windows, \
+             applied to the CPU column; `–` where no tick fell in them. *n/c*: perf could not \
+             count (the notes say why).\n"
+        );
+    }
     let _ = writeln!(
         md,
         "**How to read it.** The **× tokio** columns divide by the tokio servers measured in \
@@ -157,6 +184,8 @@ pub fn markdown(results: &Results) -> String {
             md.push('\n');
         }
     }
+    large(&mut md, results);
+    churn(&mut md, results);
     let _ = writeln!(
         md,
         "## Charts ({} messages)\n",
@@ -208,8 +237,9 @@ fn ordered(results: &Results, size: usize, conns: usize) -> Vec<&Cell> {
 
 // ANCHOR: columns
 const HEADER: &str = "| server | rt/s × tokio-ct | rt/s × tokio-mt | CPU/rt × tokio-ct \
-    | CPU µs/rt | rt/s | p50 / p99 µs | peak RSS | threads | held · wrong |\n\
-    |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+    | CPU µs/rt | user / kernel µs | syscalls/rt | ctx sw/rt | rt/s | p50 / p99 µs \
+    | peak RSS | threads | held · wrong |\n\
+    |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
 // ANCHOR_END: columns
 
 fn table(results: &Results, cells: &[&Cell]) -> String {
@@ -218,10 +248,10 @@ fn table(results: &Results, cells: &[&Cell]) -> String {
         let name = &cell.variant;
         let row = match &cell.outcome {
             Outcome::NotApplicable { reason } => {
-                format!("| {name} | n/a: {} |||||||||", escape(reason))
+                format!("| {name} | n/a: {} ||||||||||||", escape(reason))
             }
             Outcome::Failed { reason } => {
-                format!("| {name} | **failed**: {} |||||||||", escape(reason))
+                format!("| {name} | **failed**: {} ||||||||||||", escape(reason))
             }
             Outcome::Ran(m) => {
                 let ct = results.measured(TOKIO_CURRENT, cell.size, cell.conns);
@@ -236,10 +266,14 @@ fn table(results: &Results, cells: &[&Cell]) -> String {
                     format!("**{}**", m.mismatches)
                 };
                 format!(
-                    "| {name} | {} | {} | {cpu_ratio} | {} | {} | {} / {} | {} | {} | {} · {wrong} |",
+                    "| {name} | {} | {} | {cpu_ratio} | {} | {} | {} | {} | {} | {} / {} | {} \
+                     | {} | {} · {wrong} |",
                     rps_ratio(m, ct),
                     rps_ratio(m, mt),
                     m.cpu_us_per_rt.map_or("–".into(), |c| format!("{c:.1}")),
+                    user_kernel(m),
+                    per_rt(m, Count::syscalls_per_rt),
+                    per_rt(m, Count::switches_per_rt),
                     si(m.rps),
                     m.p50_us,
                     m.p99_us,
@@ -253,6 +287,23 @@ fn table(results: &Results, cells: &[&Cell]) -> String {
         t.push('\n');
     }
     t
+}
+
+/// `0.6 / 4.9`: the CPU column split into user mode and kernel.
+fn user_kernel(m: &Measured) -> String {
+    match (m.user_us_per_rt, m.kernel_us_per_rt) {
+        (Some(u), Some(k)) => format!("{u:.1} / {k:.1}"),
+        _ => "–".into(),
+    }
+}
+
+/// A figure of the counting pass: `–` when the run did not count, `n/c` when perf could
+/// not (the notes say why).
+fn per_rt(m: &Measured, f: fn(&Count) -> Option<f64>) -> String {
+    match &m.count {
+        None => "–".into(),
+        Some(count) => f(count).map_or("n/c".into(), |v| format!("{v:.2}")),
+    }
 }
 
 fn rps_ratio(m: &Measured, base: Option<&Measured>) -> String {
@@ -363,17 +414,256 @@ fn targets(md: &mut String, results: &Results) {
     md.push('\n');
 }
 
+/// Stevens' row and design name (UNP vol. 1, 3rd ed., ch. 30, figure 30.1) for one of our
+/// servers, where one maps; the other rows (2 to 5, 7: preforked children, locking around
+/// `accept`, descriptor passing, prethreaded with a mutex) have no server of ours.
+fn stevens(variant: &str) -> (&'static str, &'static str) {
+    match variant {
+        "blocking-io/iterative" => ("0", "iterative server (no process control)"),
+        "blocking-io/fork" => ("1", "concurrent server, one fork per client"),
+        v if v.contains("prefork") => ("2", "preforked, each child calling accept"),
+        "blocking-io/thread" => ("6", "concurrent server, one thread per client"),
+        "blocking-io/pool" | "async-callback/pool" => {
+            ("8", "prethreaded, main thread calling accept")
+        }
+        _ => (
+            "–",
+            "not in Stevens' table (one thread or a runtime, no process control)",
+        ),
+    }
+}
+
+/// Connection churn, laid out like Stevens' figure 30.1.
+fn churn(md: &mut String, results: &Results) {
+    if results.churn.is_empty() {
+        return;
+    }
+    let clients = results
+        .churn
+        .iter()
+        .find_map(|c| c.outcome.as_ref().ok().map(|m| m.clients))
+        .unwrap_or(super::churn::CLIENTS);
+    let _ = writeln!(
+        md,
+        "## Connection churn: a connection per request
+"
+    );
+    let _ = writeln!(
+        md,
+        "{clients} client threads each connect, send one {} B message, read and check the reply \
+         and close, in a loop, for {:.1} s per server after a short warm-up (Stevens, *Unix \
+         Network Programming* vol. 1, ch. 30, measured each server design the same way). \
+         *Process control* is the server's CPU time per connection less the iterative \
+         server's, as in his figure 30.1: what creating a process or thread per client, or \
+         handing the client over, adds to accepting and serving it. The client closes first \
+         and binds each socket to one of {} source addresses in 127.0.0.0/8 before \
+         connecting: the TIME_WAIT state stays on the client's side (as a server wants), and \
+         cycling the source addresses gives it {}× the ~28,000 ephemeral ports of one \
+         address, which a few seconds of churn would otherwise use up. (`SO_LINGER` 0 would \
+         leave no TIME_WAIT but ends every connection with a reset.)\n",
+        super::churn::SIZE,
+        results
+            .churn
+            .iter()
+            .find_map(|c| c.outcome.as_ref().ok().map(|m| m.elapsed_s))
+            .unwrap_or(0.0),
+        super::churn::SOURCES,
+        super::churn::SOURCES,
+    );
+    let _ = writeln!(
+        md,
+        "| Stevens | his design | our server | conn/s | × tokio-ct | CPU µs/conn | \
+         user / kernel µs | process control µs | failed · wrong |\n\
+         |--:|---|---|--:|--:|--:|--:|--:|--:|"
+    );
+    let find = |name: &str| {
+        results
+            .churn
+            .iter()
+            .find(|c| c.variant == name)
+            .and_then(|c| c.outcome.as_ref().ok())
+    };
+    let base = find(TOKIO_CURRENT);
+    let iterative = find("blocking-io/iterative").and_then(|m| m.cpu_us_per_conn);
+    let mut rows: Vec<&super::results::ChurnCell> = results.churn.iter().collect();
+    // Stevens' rows in his order, then ours, then the baselines and the Python servers.
+    rows.sort_by_key(|c| {
+        let row = stevens(&c.variant).0.parse::<u8>().unwrap_or(u8::MAX);
+        (row, c.kind == Kind::Python, c.kind != Kind::Baseline)
+    });
+    for c in rows {
+        let (row, design) = stevens(&c.variant);
+        let figures = match &c.outcome {
+            Err(reason) => format!("**failed**: {} ||||||", escape(reason)),
+            Ok(m) => {
+                let ratio = base.filter(|b| b.per_second > 0.0).map_or("–".into(), |b| {
+                    format!("{:.2}×", m.per_second / b.per_second)
+                });
+                let control = match (m.cpu_us_per_conn, iterative) {
+                    (Some(cpu), Some(it)) => format!("{:.1}", cpu - it),
+                    _ => "–".into(),
+                };
+                let wrong = if m.mismatches == 0 {
+                    "0".to_string()
+                } else {
+                    format!("**{}**", m.mismatches)
+                };
+                format!(
+                    "{} | {ratio} | {} | {} / {} | {control} | {} · {wrong}",
+                    si(m.per_second),
+                    m.cpu_us_per_conn.map_or("–".into(), |c| format!("{c:.1}")),
+                    m.user_us_per_conn.map_or("–".into(), |c| format!("{c:.1}")),
+                    m.kernel_us_per_conn
+                        .map_or("–".into(), |c| format!("{c:.1}")),
+                    m.errors,
+                )
+            }
+        };
+        let _ = writeln!(md, "| {row} | {design} | {} | {figures} |", c.variant);
+    }
+    md.push('\n');
+    let _ = writeln!(md, "![{}](figures/{})\n", CHURN_FIGURE.1, CHURN_FIGURE.0);
+    let cost = |name: &str| find(name).and_then(|m| m.cpu_us_per_conn);
+    let _ = writeln!(
+        md,
+        "**What changed since 1998.** Stevens measured a fork per client at roughly ten times \
+         the process-control cost of a pool, and a thread per client well below a fork. Both \
+         orders hold here{}, but for other reasons than his. A fork no longer copies the \
+         parent's memory, only its page tables (copy-on-write), and a small Rust server has few \
+         to copy; what a fork per client still pays is the page tables, the child's exit and \
+         reaping, and the page faults of its first writes. A thread per client pays a stack \
+         mapping, a `clone`, its exit and the wake-ups between it and the acceptor, still a \
+         fraction of a fork; a pool pays only the hand-over. (A fork child runs for less than \
+         a clock tick, so its user/kernel split, read from tick counts, is rough; its total \
+         is exact.) The event loops and runtimes come out *below* the iterative server: it \
+         sleeps in `accept` and is woken for every client, while a loop under churn finds \
+         the next connection already queued. And accept's thundering herd is gone: Linux wakes one \
+         of the processes or threads blocked in `accept` on the same socket (and epoll has \
+         `EPOLLEXCLUSIVE` for loops that wait on it), so the locking around `accept` of his \
+         rows 3, 4 and 7 is no longer needed. What is left is the kernel's own work per \
+         connection, three-way handshake, socket allocation, close and TIME_WAIT, the bulk of \
+         every row's kernel time: a server that does no process control at all still spends \
+         tens of microseconds of kernel time per connection.\n",
+        match (
+            cost("blocking-io/fork"),
+            cost("blocking-io/thread"),
+            cost("blocking-io/pool")
+        ) {
+            (Some(f), Some(t), Some(p)) => format!(
+                " (this run: {f:.0} µs of CPU per connection with a fork, {t:.0} with a thread, \
+                 {p:.0} with a pool)"
+            ),
+            _ => String::new(),
+        }
+    );
+}
+
+/// The large-message cells: bandwidth and CPU per MiB.
+fn large(md: &mut String, results: &Results) {
+    let cells: Vec<&Cell> = results
+        .grid
+        .large
+        .iter()
+        .flat_map(|&(size, conns)| ordered(results, size, conns))
+        .collect();
+    if cells.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "## Large messages\n");
+    let _ = writeln!(
+        md,
+        "The same ping-pong with messages larger than a socket buffer: each is written while \
+         its reply is already coming back, so a server that finished writing before reading \
+         would deadlock. What is measured is copying: MiB/s is message bytes echoed per second \
+         (one direction), CPU per MiB is the server's. Cells are shorter ({:.1} s) than the \
+         64 B ones and not counted with perf.\n",
+        super::grid::LARGE_TIME
+            .as_secs_f64()
+            .min(results.grid.duration_s)
+    );
+    for &(size, conns) in &results.grid.large {
+        let cells = ordered(results, size, conns);
+        if cells.is_empty() {
+            continue;
+        }
+        let _ = writeln!(
+            md,
+            "### {} messages, {conns} {}\n",
+            size_label(size),
+            plural(conns, "connection")
+        );
+        let _ = writeln!(
+            md,
+            "| server | MiB/s | × tokio-ct | CPU ms/MiB | user / kernel ms/MiB | p99 µs | \
+             peak RSS | held · wrong |\n|---|--:|--:|--:|--:|--:|--:|--:|"
+        );
+        let mib_per = size as f64 / (1024.0 * 1024.0);
+        let base = results.measured(TOKIO_CURRENT, size, conns);
+        for cell in cells {
+            let name = &cell.variant;
+            let row = match &cell.outcome {
+                Outcome::NotApplicable { reason } => {
+                    format!("| {name} | n/a: {} |||||||", escape(reason))
+                }
+                Outcome::Failed { reason } => {
+                    format!("| {name} | **failed**: {} |||||||", escape(reason))
+                }
+                Outcome::Ran(m) => {
+                    let per_mib = |us: Option<f64>| {
+                        us.map_or("–".into(), |u| format!("{:.2}", u / 1000.0 / mib_per))
+                    };
+                    format!(
+                        "| {name} | {:.0} | {} | {} | {} / {} | {} | {} | {} · {} |",
+                        m.rps * mib_per,
+                        rps_ratio(m, base),
+                        per_mib(m.cpu_us_per_rt),
+                        per_mib(m.user_us_per_rt),
+                        per_mib(m.kernel_us_per_rt),
+                        m.p99_us,
+                        mib(m.rss_peak_kib),
+                        held(m, cell.conns),
+                        m.mismatches
+                    )
+                }
+            };
+            let _ = writeln!(md, "{row}");
+        }
+        md.push('\n');
+    }
+}
+
 /// What did not run, and why connections failed where they did.
 fn notes(md: &mut String, results: &Results) {
     let mut lines: Vec<String> = results.skipped.clone();
     for c in &results.cells {
         if let Outcome::Ran(m) = &c.outcome {
+            if let Some(Count::NotCounted { reason }) = &m.count {
+                lines.push(format!(
+                    "`{}` at {} connections ({}): not counted (n/c): {}",
+                    c.variant,
+                    c.conns,
+                    size_label(c.size),
+                    escape(reason)
+                ));
+            }
             if let Some(first) = m.error_samples.first() {
                 lines.push(format!(
                     "`{}` at {} connections ({}): {} failed, for example: {}",
                     c.variant,
                     c.conns,
                     size_label(c.size),
+                    m.errors,
+                    escape(first)
+                ));
+            }
+        }
+    }
+    for c in &results.churn {
+        if let Ok(m) = &c.outcome {
+            if let Some(first) = m.error_samples.first() {
+                lines.push(format!(
+                    "`{}` under churn: {} connections failed, for example: {}",
+                    c.variant,
                     m.errors,
                     escape(first)
                 ));
@@ -399,9 +689,11 @@ fn yes_no(met: bool) -> &'static str {
     }
 }
 
-/// `64 B`, `16 KiB`.
+/// `64 B`, `16 KiB`, `1 MiB`.
 pub fn size_label(size: usize) -> String {
-    if size >= 1024 && size % 1024 == 0 {
+    if size >= 1 << 20 && size % (1 << 20) == 0 {
+        format!("{} MiB", size >> 20)
+    } else if size >= 1024 && size % 1024 == 0 {
         format!("{} KiB", size / 1024)
     } else {
         format!("{size} B")
@@ -453,6 +745,7 @@ mod tests {
     fn labels() {
         assert_eq!(size_label(64), "64 B");
         assert_eq!(size_label(16_384), "16 KiB");
+        assert_eq!(size_label(1 << 20), "1 MiB");
         assert_eq!(si(141_234.0), "141.2k");
         assert_eq!(si(873.4), "873");
         assert_eq!(escape("a|b\nc"), "a\\|b c");

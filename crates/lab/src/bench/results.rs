@@ -22,6 +22,9 @@ pub struct Results {
     #[serde(default)]
     pub reduced: Vec<String>,
     pub cells: Vec<Cell>,
+    /// The churn workload, one per server (empty when it did not run).
+    #[serde(default)]
+    pub churn: Vec<ChurnCell>,
     /// Wall-clock time of the whole run.
     pub elapsed_s: f64,
 }
@@ -38,6 +41,12 @@ pub struct GridInfo {
     pub warmup_s: f64,
     pub client_threads: usize,
     pub fd_limit: u64,
+    /// Length of each echo cell's counting pass, if the run counted.
+    #[serde(default)]
+    pub count_s: Option<f64>,
+    /// (size, connections) of the large-message cells.
+    #[serde(default)]
+    pub large: Vec<(usize, usize)>,
 }
 
 /// One server at one connection count and one message size.
@@ -61,7 +70,7 @@ pub enum Outcome {
     Failed {
         reason: String,
     },
-    Ran(Measured),
+    Ran(Box<Measured>),
 }
 
 /// A cell's figures: the medians over its windows, and the windows themselves.
@@ -81,6 +90,16 @@ pub struct Measured {
     pub p99_us: u64,
     /// The server's CPU time (user + system, whole process tree) per round trip.
     pub cpu_us_per_rt: Option<f64>,
+    /// That CPU time split into user mode and kernel, in the ratio of the tree's
+    /// `utime`/`stime` ticks over the measured windows (`None` if no tick fell in them).
+    #[serde(default)]
+    pub user_us_per_rt: Option<f64>,
+    #[serde(default)]
+    pub kernel_us_per_rt: Option<f64>,
+    /// System calls and context switches, from a counting pass of its own after the
+    /// timed windows (`None` when the run did not count, as `--quick` does not).
+    #[serde(default)]
+    pub count: Option<Count>,
     /// Resident memory right after start, before any connection.
     pub rss_idle_kib: u64,
     /// Peak resident memory (VmHWM) over the cell.
@@ -93,6 +112,75 @@ pub struct Measured {
     /// Why connections failed (the first few).
     pub error_samples: Vec<String>,
     pub reps: Vec<Rep>,
+}
+
+/// One server under connection churn.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChurnCell {
+    pub variant: String,
+    pub kind: Kind,
+    /// The figures, or why there are none.
+    pub outcome: Result<ChurnMeasured, String>,
+}
+
+/// Connections per second and what each cost the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChurnMeasured {
+    /// Client threads connecting in a loop.
+    pub clients: usize,
+    /// Verified connections (one round trip each) ended in the measured window.
+    pub connections: u64,
+    pub elapsed_s: f64,
+    pub per_second: f64,
+    /// The server's CPU time (whole tree) per connection, and its user/kernel split.
+    pub cpu_us_per_conn: Option<f64>,
+    pub user_us_per_conn: Option<f64>,
+    pub kernel_us_per_conn: Option<f64>,
+    /// Connections that failed, and replies that were wrong.
+    pub errors: u64,
+    pub mismatches: u64,
+    pub error_samples: Vec<String>,
+}
+
+/// What `perf stat` counted over a server's process tree during the counting pass.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Count {
+    Counted {
+        /// Round trips completed during the pass.
+        rounds: u64,
+        seconds: f64,
+        /// `raw_syscalls:sys_enter`, every thread and child of the server.
+        syscalls: u64,
+        /// `context-switches`, likewise.
+        context_switches: u64,
+    },
+    /// perf is missing, not permitted, or would need too many descriptors: why.
+    NotCounted { reason: String },
+}
+
+impl Count {
+    /// System calls per round trip, if counted.
+    pub fn syscalls_per_rt(&self) -> Option<f64> {
+        match self {
+            Count::Counted {
+                rounds, syscalls, ..
+            } if *rounds > 0 => Some(*syscalls as f64 / *rounds as f64),
+            _ => None,
+        }
+    }
+
+    /// Context switches per round trip, if counted.
+    pub fn switches_per_rt(&self) -> Option<f64> {
+        match self {
+            Count::Counted {
+                rounds,
+                context_switches,
+                ..
+            } if *rounds > 0 => Some(*context_switches as f64 / *rounds as f64),
+            _ => None,
+        }
+    }
 }
 
 /// One measured window.
@@ -119,7 +207,7 @@ impl Results {
     pub fn measured(&self, variant: &str, size: usize, conns: usize) -> Option<&Measured> {
         self.cells.iter().find_map(|c| match &c.outcome {
             Outcome::Ran(m) if c.variant == variant && c.size == size && c.conns == conns => {
-                Some(m)
+                Some(&**m)
             }
             _ => None,
         })
@@ -138,6 +226,16 @@ impl Results {
                 Outcome::Ran(m) if m.mismatches > 0 => problems.push(format!(
                     "{}, {} connection(s), {} B: {} replies differed from what was sent, upper-cased",
                     c.variant, c.conns, c.size, m.mismatches
+                )),
+                _ => {}
+            }
+        }
+        for c in &self.churn {
+            match &c.outcome {
+                Err(reason) => problems.push(format!("{}, churn: {reason}", c.variant)),
+                Ok(m) if m.mismatches > 0 => problems.push(format!(
+                    "{}, churn: {} replies differed from what was sent, upper-cased",
+                    c.variant, m.mismatches
                 )),
                 _ => {}
             }
@@ -166,7 +264,7 @@ mod tests {
     use super::*;
 
     fn ran(mismatches: u64) -> Outcome {
-        Outcome::Ran(Measured {
+        Outcome::Ran(Box::new(Measured {
             established: 1,
             served: 1,
             errors: 0,
@@ -175,6 +273,9 @@ mod tests {
             p50_us: 1,
             p99_us: 1,
             cpu_us_per_rt: None,
+            user_us_per_rt: None,
+            kernel_us_per_rt: None,
+            count: None,
             rss_idle_kib: 1,
             rss_peak_kib: 1,
             threads: 1,
@@ -182,7 +283,7 @@ mod tests {
             setup_s: 0.0,
             error_samples: Vec::new(),
             reps: Vec::new(),
-        })
+        }))
     }
 
     #[test]
@@ -209,6 +310,8 @@ mod tests {
                 warmup_s: 0.1,
                 client_threads: 1,
                 fd_limit: 1024,
+                count_s: None,
+                large: Vec::new(),
             },
             skipped: Vec::new(),
             reduced: Vec::new(),
@@ -221,6 +324,7 @@ mod tests {
                     },
                 ),
             ],
+            churn: Vec::new(),
             elapsed_s: 1.0,
         };
         assert!(results.problems().is_empty());
