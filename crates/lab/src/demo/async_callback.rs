@@ -61,19 +61,42 @@ pub fn section_6(lab: &Path) -> crate::Result<()> {
         )
     );
     let synchronous = example::submit_then_wait(&[1, 2, 3, 4], 4, unit);
-    println!(
-        "  同步调用  | submit(task, n).result(), one after another: {:?} in {:.0} ms = {:.2} units",
-        synchronous.results,
+    let (results, took_ms, units) = (
+        &synchronous.results,
         synchronous.elapsed.as_secs_f64() * 1e3,
-        synchronous.units(unit)
+        synchronous.units(unit),
+    );
+    println!(
+        "  同步调用  | {}",
+        pick(
+            format!(
+                "submit(task, n).result(), one after another: {results:?} in {took_ms:.0} ms = \
+                 {units:.2} units"
+            ),
+            format!(
+                "submit(task, n).result()，一个接一个：{results:?}，用时 {took_ms:.0} ms = \
+                 {units:.2} 个单位"
+            ),
+        )
     );
     let asynchronous = example::submit_with_callbacks(&[1, 2, 3, 4], 4, unit);
-    println!(
-        "  异步调用  | submit(task, n) + add_done_callback, all four first: {:?} in {:.0} ms = \
-         {:.2} units",
-        asynchronous.results,
+    let (results, took_ms, units) = (
+        &asynchronous.results,
         asynchronous.elapsed.as_secs_f64() * 1e3,
-        asynchronous.units(unit)
+        asynchronous.units(unit),
+    );
+    println!(
+        "  异步调用  | {}",
+        pick(
+            format!(
+                "submit(task, n) + add_done_callback, all four first: {results:?} in \
+                 {took_ms:.0} ms = {units:.2} units"
+            ),
+            format!(
+                "submit(task, n) + add_done_callback，四个先全部提交：{results:?}，用时 \
+                 {took_ms:.0} ms = {units:.2} 个单位"
+            ),
+        )
     );
 
     let pool = start_server(
@@ -121,11 +144,19 @@ pub fn section_6(lab: &Path) -> crate::Result<()> {
     }
     let output = client.wait_with_output()?;
     show_client(&output)?;
+    let (pid, rss_mib) = (uring.pid(), max_rss_kib as f64 / 1024.0);
     println!(
-        "  /proc    | server pid {}: at most {max_fds} descriptors open, {max_threads} thread(s), \
-         {:.1} MiB resident",
-        uring.pid(),
-        max_rss_kib as f64 / 1024.0
+        "  /proc    | {}",
+        pick(
+            format!(
+                "server pid {pid}: at most {max_fds} descriptors open, {max_threads} thread(s), \
+                 {rss_mib:.1} MiB resident"
+            ),
+            format!(
+                "服务端 pid {pid}：最多同时打开 {max_fds} 个描述符，{max_threads} 个线程，常驻内存 \
+                 {rss_mib:.1} MiB"
+            ),
+        )
     );
     drop(uring);
 

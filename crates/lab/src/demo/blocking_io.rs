@@ -43,7 +43,7 @@ pub fn section_2(lab: &Path) -> crate::Result<()> {
             phases.en
         ),
         format!(
-            "后来的客户端等了 {waited_ms:.0} ms 才拿到回复；客户端 A 连着 {hold_ms:.0} ms{}",
+            "后来的客户端等了 {waited_ms:.0} ms 才拿到回复；客户端 A 停留了 {hold_ms:.0} ms{}",
             phases.zh
         ),
     );
@@ -108,7 +108,7 @@ fn two_phases() -> crate::Result<Tail> {
     // thread copies. Named for both, then the copy timed by itself.
     println!(
         "  phases   | {} {wake_copy:>9}  {}",
-        pick("wake-up + copy:   ", "唤醒 + 拷贝:      "),
+        pick("wake-up + copy:   ", "唤醒 + 拷贝:       "),
         pick(
             "kernel stamp -> recv returns with the bytes (one step)",
             "内核时间戳 -> recv 带着字节返回（一步完成）"
