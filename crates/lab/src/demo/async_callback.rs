@@ -1,7 +1,7 @@
 //! Demo for section 六: callbacks on a pool (the notes' program), the pool server's bound,
 //! and io_uring serving a thousand connections from one thread.
 
-use super::{late_client_wait, show_client, start_server, watch};
+use super::{late_client_wait, measured, pick, show_client, start_server, watch};
 use async_callback::example::{self, What};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -31,6 +31,13 @@ pub fn section_6(lab: &Path) -> crate::Result<()> {
          pool backend, 2 workers: two clients hold both, the third waits (synchronous I/O on\n\
          worker threads); each connection's done-callback logs where it ran\n\
          uring backend: the kernel waits and copies; one thread serves 1000 connections",
+        "笔记的程序：四个各睡 2 秒的任务交给 4 个线程的线程池，大约 2 秒全部完成，\n\
+         每个 parse 回调都在跑完对应任务的那个工作线程上执行，而不是在主线程上\n\
+         同步调用 vs 异步调用：同样四个任务，先原地逐个等 result()（约 4 个单位），\n\
+         再改用回调（约 1 个单位）\n\
+         pool 后端，2 个工作线程：两个客户端占住两个线程，第三个只能等（工作线程上做的\n\
+         仍是同步IO）；每个连接的完成回调都会在日志里记下它在哪个线程上运行\n\
+         uring 后端：等数据和拷贝数据都由内核完成；一个线程服务 1000 个连接",
     );
 
     println!("  $ cargo run --example pool_callbacks");
@@ -46,21 +53,50 @@ pub fn section_6(lab: &Path) -> crate::Result<()> {
 
     let unit = SYNC_VS_ASYNC_UNIT;
     let ms = unit.as_millis();
-    println!("  two ways to submit four tasks of {ms} ms each to a pool of 4:");
-    let synchronous = example::submit_then_wait(&[1, 2, 3, 4], 4, unit);
     println!(
-        "  同步调用  | submit(task, n).result(), one after another: {:?} in {:.0} ms = {:.2} units",
-        synchronous.results,
+        "{}",
+        pick(
+            format!("  two ways to submit four tasks of {ms} ms each to a pool of 4:"),
+            format!("  向 4 个线程的线程池提交四个各需 {ms} ms 的任务，两种做法："),
+        )
+    );
+    let synchronous = example::submit_then_wait(&[1, 2, 3, 4], 4, unit);
+    let (results, took_ms, units) = (
+        &synchronous.results,
         synchronous.elapsed.as_secs_f64() * 1e3,
-        synchronous.units(unit)
+        synchronous.units(unit),
+    );
+    println!(
+        "  同步调用  | {}",
+        pick(
+            format!(
+                "submit(task, n).result(), one after another: {results:?} in {took_ms:.0} ms = \
+                 {units:.2} units"
+            ),
+            format!(
+                "submit(task, n).result()，一个接一个：{results:?}，用时 {took_ms:.0} ms = \
+                 {units:.2} 个单位"
+            ),
+        )
     );
     let asynchronous = example::submit_with_callbacks(&[1, 2, 3, 4], 4, unit);
-    println!(
-        "  异步调用  | submit(task, n) + add_done_callback, all four first: {:?} in {:.0} ms = \
-         {:.2} units",
-        asynchronous.results,
+    let (results, took_ms, units) = (
+        &asynchronous.results,
         asynchronous.elapsed.as_secs_f64() * 1e3,
-        asynchronous.units(unit)
+        asynchronous.units(unit),
+    );
+    println!(
+        "  异步调用  | {}",
+        pick(
+            format!(
+                "submit(task, n) + add_done_callback, all four first: {results:?} in \
+                 {took_ms:.0} ms = {units:.2} units"
+            ),
+            format!(
+                "submit(task, n) + add_done_callback，四个先全部提交：{results:?}，用时 \
+                 {took_ms:.0} ms = {units:.2} 个单位"
+            ),
+        )
     );
 
     let pool = start_server(
@@ -77,7 +113,8 @@ pub fn section_6(lab: &Path) -> crate::Result<()> {
     // A thousand connect and close lines would bury the point: keep the server quiet.
     uring.quiet();
     println!(
-        "  $ cargo lab client async-callback --conns {CONNS} --rounds {ROUNDS}   (server log hidden)"
+        "  $ cargo lab client async-callback --conns {CONNS} --rounds {ROUNDS}   {}",
+        pick("(server log hidden)", "（不显示服务端日志）")
     );
     let mut client = Command::new(lab)
         .args([
@@ -107,29 +144,44 @@ pub fn section_6(lab: &Path) -> crate::Result<()> {
     }
     let output = client.wait_with_output()?;
     show_client(&output)?;
+    let (pid, rss_mib) = (uring.pid(), max_rss_kib as f64 / 1024.0);
     println!(
-        "  /proc    | server pid {}: at most {max_fds} descriptors open, {max_threads} thread(s), \
-         {:.1} MiB resident",
-        uring.pid(),
-        max_rss_kib as f64 / 1024.0
+        "  /proc    | {}",
+        pick(
+            format!(
+                "server pid {pid}: at most {max_fds} descriptors open, {max_threads} thread(s), \
+                 {rss_mib:.1} MiB resident"
+            ),
+            format!(
+                "服务端 pid {pid}：最多同时打开 {max_fds} 个描述符，{max_threads} 个线程，常驻内存 \
+                 {rss_mib:.1} MiB"
+            ),
+        )
     );
     drop(uring);
 
-    println!(
-        "=> measured: four 2 s tasks took {:.2} s, parsed on {} ({} worker threads); submitted \
-         synchronously {:.2} units, asynchronously {:.2} units; pool of 2: the late client \
-         waited {:.0} ms; uring: {CONNS} connections with up to {max_fds} descriptors open, \
-         served by {max_threads} thread",
-        report.elapsed.as_secs_f64(),
-        callback_threads
-            .iter()
-            .copied()
-            .collect::<Vec<_>>()
-            .join(", "),
-        callback_threads.len(),
-        synchronous.units(unit),
-        asynchronous.units(unit),
-        pool_wait.as_secs_f64() * 1e3,
+    let took = report.elapsed.as_secs_f64();
+    let parsed_on = callback_threads
+        .iter()
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let workers = callback_threads.len();
+    let (sync_units, async_units) = (synchronous.units(unit), asynchronous.units(unit));
+    let pool_ms = pool_wait.as_secs_f64() * 1e3;
+    measured(
+        format!(
+            "four 2 s tasks took {took:.2} s, parsed on {parsed_on} ({workers} worker threads); \
+             submitted synchronously {sync_units:.2} units, asynchronously {async_units:.2} \
+             units; pool of 2: the late client waited {pool_ms:.0} ms; uring: {CONNS} \
+             connections with up to {max_fds} descriptors open, served by {max_threads} thread"
+        ),
+        format!(
+            "四个 2 秒的任务共用 {took:.2} 秒，回调 parse 运行在 {parsed_on} 上（{workers} 个工作\
+             线程）；同步调用 {sync_units:.2} 个单位，异步调用 {async_units:.2} 个单位；2 个\
+             工作线程的线程池：后来的客户端等了 {pool_ms:.0} ms；uring：{CONNS} 个连接，最多同时\
+             打开 {max_fds} 个描述符，由 {max_threads} 个线程服务"
+        ),
     );
     Ok(())
 }

@@ -5,7 +5,7 @@
 //! thread per connection under the same 1000 clients: threads, peak memory and context
 //! switches per round trip, all read from `/proc`.
 
-use super::{measured, pick, start_server, watch_in};
+use super::{measured, pick, start_server, watch};
 use crate::procfs;
 use coroutine_spawn::runtime::Runtime;
 use coroutine_spawn::spawn_join::{spawn_join, Sleep};
@@ -25,7 +25,7 @@ const LOAD_SECS: &str = "2";
 
 /// 一: spawn/join, then 1000 clients on coroutines and on threads.
 pub fn section_1(lab: &Path) -> crate::Result<()> {
-    watch_in(
+    watch(
         "f1, f2, f3 sleep 3, 2 and 5 units on ONE worker thread, as gevent runs on one thread\n\
          may::coroutine::sleep parks only the coroutine: f2 wakes first, all done in ~5 units\n\
          std::thread::sleep blocks the worker: one function at a time, ~10 units\n\

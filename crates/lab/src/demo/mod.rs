@@ -133,14 +133,8 @@ fn lab_exe() -> crate::Result<PathBuf> {
     Ok(std::env::current_exe()?)
 }
 
-/// Prints what to watch for, indented under the heading: English only, for demos not yet
-/// translated.
-pub fn watch(en: &str) {
-    watch_in(en, en);
-}
-
 /// Prints what to watch for, indented under the heading, in the demo's language.
-pub fn watch_in(en: &str, zh: &str) {
+pub fn watch(en: &str, zh: &str) {
     let label = pick("watch:", "看点:");
     for line in pick(en, zh).lines() {
         println!("  {label} {line}");

@@ -8,7 +8,7 @@
 //! counts them with `perf stat`; where perf is missing or not permitted, the demo says so
 //! and shows the timing alone.
 
-use super::{measured, pick, start_server, watch_in, Talker};
+use super::{measured, pick, start_server, watch, Talker};
 use crate::process::ServerProcess;
 use crate::procfs;
 use crate::scenarios::{connect, round_trip};
@@ -37,7 +37,7 @@ struct Cost {
 
 /// 五: IO multiplexing.
 pub fn section_5(lab: &Path) -> crate::Result<()> {
-    watch_in(
+    watch(
         "one thread serves every client: Threads in /proc/PID/status stays 1 with 1000 connected\n\
          while they are idle the thread sleeps in epoll_wait (wait data for all at once): no CPU\n\
          with one client, count system calls per round trip: blocking makes 2 (recv, send), a\n\

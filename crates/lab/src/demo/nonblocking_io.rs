@@ -1,7 +1,7 @@
 //! Demo for section 四: what busy polling costs, what a nap buys, and the notes' first
 //! version losing replies and keeping dead sockets next to the fixed one.
 
-use super::{measured, pick, start_server, watch_in, Talker};
+use super::{measured, pick, start_server, watch, Talker};
 use crate::late_reader::late_reader;
 use crate::process::ServerProcess;
 use crate::procfs;
@@ -49,7 +49,7 @@ struct Leftovers {
 
 /// 四: busy polling, a nap in the loop, and the naive version's losses.
 pub fn section_4(lab: &Path) -> crate::Result<()> {
-    watch_in(
+    watch(
         "busy mode: one thread asks every socket \"anything yet?\" without pause, so with\n\
          ten idle clients (and with none) it burns a whole core\n\
          --sleep-ms 1: a nap after a pass that found nothing; CPU drops, and a request that\n\

@@ -5,7 +5,7 @@
 //! sleep; the threads of our server under 1000 busy connections (from /proc); and its memory
 //! then, beside coroutine-spawn's stackful coroutines under the same load.
 
-use super::{measured, start_server, watch_in};
+use super::{measured, start_server, watch};
 use crate::procfs;
 use own_gevent::spawn_join::{spawn_join, Sleep};
 use protocol::load::Summary;
@@ -24,7 +24,7 @@ const LOAD_SECS: &str = "2";
 
 /// 自己实现gevent: spawn/join on our runtime, then our server and may's under 1000 clients.
 pub fn section_8(lab: &Path) -> crate::Result<()> {
-    watch_in(
+    watch(
         "f1, f2, f3 sleep 3, 2, 5 units as tasks on our own runtime, on this one thread:\n\
          own_gevent::sleep(..).await yields, so all three sleep at once: ~5 units\n\
          std::thread::sleep blocks the thread, and with it every task: ~10 units\n\
