@@ -60,6 +60,16 @@ fn with_multishot_the_multishot_backend_says_so_and_does_not_fall_back() {
     let server = common::serve("async-callback", &["--backend", "uring-multishot"]);
     let mut stream = connect(server.addr()).unwrap();
     round_trip(&mut stream, b"served by multishot").unwrap();
+    // The startup line goes to stderr, read by another thread than `listening on`: wait
+    // for it rather than reading the log once.
+    let said = |l: &str| {
+        l.contains("uring-multishot: ") || l.contains("io_uring multishot is unavailable")
+    };
+    assert!(
+        server.wait_for_log(said, Duration::from_secs(10)),
+        "{}",
+        server.log_text()
+    );
     let log = server.log_text();
     if log.contains("io_uring multishot is unavailable") {
         println!("skipped: this kernel has no multishot:\n{log}");
