@@ -10,7 +10,9 @@
 //! baselines (registered there too, as crate `baseline`) are the yardstick every ratio is
 //! divided by, and the notes' own Python servers run when `python3` (and `gevent`) are here.
 //! Output: a progress bar, a table per cell size on the terminal, and `results.md`,
-//! `results.json` and `figures/bench-*.svg` in `--out` (the book's `docs/src` by default).
+//! `results.json` and `figures/bench-*.svg` in `--out` (the book's `docs/src` by default),
+//! with the same page in Chinese in `--out`'s `zh/` (by default the Chinese book's
+//! `docs/zh/src`), whose `figures` lead to the same charts.
 //!
 //! - [`entrants`]: who runs; [`grid`]: which cells, and the time budget;
 //! - [`loadgen`]: the mio load generator; [`cell`]: one cell; [`tree`]: the server's cost;
@@ -42,11 +44,15 @@ use std::time::{Duration, Instant};
 /// Runs the bench as `args` say, writes its results, and fails if any cell was wrong.
 pub fn run(args: &BenchArgs) -> crate::Result<()> {
     if args.redraw {
-        let out = args.out.clone().unwrap_or_else(default_out);
+        let (out, out_zh) = outs(args);
         let json = std::fs::read_to_string(out.join("results.json"))?;
         let results: Results = serde_json::from_str(&json)?;
-        write(&results, &out)?;
-        println!("bench: redrew {} from its results.json", out.display());
+        write(&results, &out, &out_zh)?;
+        println!(
+            "bench: redrew {} and {} from its results.json",
+            out.display(),
+            out_zh.join("results.md").display()
+        );
         return Ok(());
     }
     let started = Instant::now();
@@ -115,11 +121,12 @@ pub fn run(args: &BenchArgs) -> crate::Result<()> {
         elapsed_s: started.elapsed().as_secs_f64(),
     };
     print!("{}", report::tables(&results));
-    let out = args.out.clone().unwrap_or_else(default_out);
-    write(&results, &out)?;
+    let (out, out_zh) = outs(args);
+    write(&results, &out, &out_zh)?;
     println!(
-        "\nbench: wrote {} and {} (charts in {}) in {:.1} minutes",
+        "\nbench: wrote {}, {} and {} (charts in {}) in {:.1} minutes",
         out.join("results.md").display(),
+        out_zh.join("results.md").display(),
         out.join("results.json").display(),
         out.join("figures").display(),
         results.elapsed_s / 60.0
@@ -266,24 +273,50 @@ fn fd_warnings(grid: &Grid, fd_limit: u64) -> Vec<String> {
         .collect()
 }
 
-/// results.md, results.json and the charts.
-pub fn write(results: &Results, out: &Path) -> crate::Result<()> {
+/// results.md, results.json and the charts in `out`, and the same page in Chinese in
+/// `out_zh`, whose `figures` are the English page's (one set of charts for both).
+pub fn write(results: &Results, out: &Path, out_zh: &Path) -> crate::Result<()> {
     std::fs::create_dir_all(out)?;
-    std::fs::write(out.join("results.md"), report::markdown(results))?;
+    std::fs::write(out.join("results.md"), report::markdown(results, false))?;
     std::fs::write(
         out.join("results.json"),
         serde_json::to_string_pretty(results)? + "\n",
     )?;
     charts::draw_all(results, &out.join("figures"))?;
+    std::fs::create_dir_all(out_zh)?;
+    share_figures(out, out_zh)?;
+    std::fs::write(out_zh.join("results.md"), report::markdown(results, true))?;
     Ok(())
 }
 
-/// The book's source folder, wherever the command is run from.
-fn default_out() -> PathBuf {
-    let lab = Path::new(env!("CARGO_MANIFEST_DIR"));
-    // crates/lab -> the workspace root.
-    let root = lab.ancestors().nth(2).unwrap_or(lab);
-    root.join("docs/src")
+/// Makes `out_zh/figures` lead to `out/figures`, as the book's `docs/zh/src/figures` does,
+/// so the Chinese page's images show in a `--out` folder too. Anything already there (the
+/// book's own link, or a folder someone made) is left alone.
+fn share_figures(out: &Path, out_zh: &Path) -> crate::Result<()> {
+    let link = out_zh.join("figures");
+    if link.symlink_metadata().is_ok() {
+        return Ok(());
+    }
+    // `out_zh` is `out/zh` when `--out` is given, so `../figures` is the English page's.
+    // Elsewhere (the book), the link is there already and this is not reached; an absolute
+    // target would break when the folder is moved, so the relative one is the only kind made.
+    if out_zh.parent() == Some(out) {
+        std::os::unix::fs::symlink("../figures", &link)?;
+    }
+    Ok(())
+}
+
+/// Where the two pages go: `--out DIR` and `DIR/zh`, or the two books' sources.
+fn outs(args: &BenchArgs) -> (PathBuf, PathBuf) {
+    match &args.out {
+        Some(out) => (out.clone(), out.join("zh")),
+        None => {
+            let lab = Path::new(env!("CARGO_MANIFEST_DIR"));
+            // crates/lab -> the workspace root.
+            let root = lab.ancestors().nth(2).unwrap_or(lab);
+            (root.join("docs/src"), root.join("docs/zh/src"))
+        }
+    }
 }
 
 /// `cargo lab bench ...` as typed (the lab binary is what `cargo lab` runs).
