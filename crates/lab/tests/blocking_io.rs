@@ -189,8 +189,12 @@ fn prefork_restarts_a_dead_child_and_stops_with_its_parent() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(!server.is_running(), "{}", server.log_text());
+    // Its last words may still be on their way through the pipe after it exited.
     assert!(
-        server.log_text().contains("every worker has stopped"),
+        server.wait_for_log(
+            |l| l.contains("every worker has stopped"),
+            Duration::from_secs(5)
+        ),
         "{}",
         server.log_text()
     );

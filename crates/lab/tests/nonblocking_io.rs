@@ -93,7 +93,7 @@ fn a_never_reading_client_is_stopped_by_backpressure() {
             seen.growth_kib
         );
         assert!(
-            server.log_text().contains(BACKPRESSURE),
+            server.wait_for_log(|l| l.contains(BACKPRESSURE), Duration::from_secs(5)),
             "{name} did not log that it stopped reading:\n{}",
             server.log_text()
         );
