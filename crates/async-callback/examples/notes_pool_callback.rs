@@ -31,18 +31,21 @@ fn parse(obj: &Future<u64>) {
 // ANCHOR: main
 fn main() {
     let t = Pool::new(4);
+    // Each callback is attached with the method's full path, `Future::add_done_callback`:
+    // the same call as `future1.add_done_callback(parse)`, spelled so the type it belongs
+    // to is on the page.
 
     let future1 = t.submit(|| task(1));
-    future1.add_done_callback(parse);
+    Future::add_done_callback(&future1, parse);
 
     let future2 = t.submit(|| task(2));
-    future2.add_done_callback(parse);
+    Future::add_done_callback(&future2, parse);
 
     let future3 = t.submit(|| task(3));
-    future3.add_done_callback(parse);
+    Future::add_done_callback(&future3, parse);
 
     let future4 = t.submit(|| task(4));
-    future4.add_done_callback(parse);
+    Future::add_done_callback(&future4, parse);
 
     // Python waits for the pool's threads when the program ends; Rust returning from main
     // would end them mid-task, so we wait for every task and callback explicitly.
