@@ -52,6 +52,8 @@ thread_local! {
     };
     /// What the task being polled has left of its [`BUDGET`].
     static LEFT: Cell<u32> = const { Cell::new(BUDGET) };
+    /// Tasks that spent their budget: woken only after the next look at the reactor.
+    static DEFERRED: RefCell<Vec<Waker>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Why a task gave no value: it panicked, with this message.
@@ -166,8 +168,13 @@ pub async fn joinall<T>(
 }
 
 // ANCHOR: budget
-/// Spends one unit of the current task's budget; once it is spent, yields first: wakes
-/// itself (back of the run queue) and returns `Pending` once. Called by every socket call.
+/// Spends one unit of the current task's budget; once it is spent, yields first and
+/// returns `Pending` once. Called by every socket call.
+///
+/// The yield is *deferred*: the task is put back on the run queue only after the executor
+/// has next asked the reactor what became ready (tokio defers a yield the same way). Woken
+/// at once, a lone busy task would be the whole run queue, and [`TICK`] of its polls (61
+/// budgets of 128 calls) would pass before anyone else's socket was even looked at.
 pub async fn spend_budget() {
     let mut yielded = false;
     std::future::poll_fn(|cx| {
@@ -180,7 +187,7 @@ pub async fn spend_budget() {
             Poll::Ready(())
         } else {
             yielded = true;
-            cx.waker().wake_by_ref();
+            DEFERRED.with(|d| d.borrow_mut().push(cx.waker().clone()));
             Poll::Pending
         }
     })
@@ -223,10 +230,12 @@ pub fn block_on<F: Future>(main: F) -> F::Output {
                 }
             }
             // Then look at the world: expired timers, and the sockets (not waiting at all
-            // while tasks are ready; otherwise no longer than the earliest timer).
+            // while tasks are ready or have yielded; otherwise no longer than the earliest
+            // timer). Tasks that yielded go back on the queue after whoever became ready.
             let now = Instant::now();
             timer::fire_expired(now);
-            let timeout = if ex.queue.is_empty() {
+            let deferred = DEFERRED.with(|d| std::mem::take(&mut *d.borrow_mut()));
+            let timeout = if ex.queue.is_empty() && deferred.is_empty() {
                 timer::next_deadline().map(|d| d.saturating_duration_since(now))
             } else {
                 Some(Duration::ZERO)
@@ -235,6 +244,7 @@ pub fn block_on<F: Future>(main: F) -> F::Output {
                 panic!("the reactor failed, no task can be woken: {err}");
             }
             timer::fire_expired(Instant::now());
+            deferred.into_iter().for_each(Waker::wake);
         }
     })
 }

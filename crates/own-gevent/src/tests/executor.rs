@@ -111,3 +111,46 @@ fn a_run_queue_that_never_empties_does_not_starve_readiness() {
         );
     }
 }
+
+#[test]
+fn a_lone_busy_task_yields_to_the_reactor_after_each_budget() {
+    // One task that never waits, and a socket that becomes readable while it spins: the
+    // reader must run within about one budget of the data's arrival, not after the
+    // executor's `TICK` polls of the spinner (61 budgets) as with an undeferred yield.
+    let (mut writer, mut reader) = pair();
+    let spins = Rc::new(Cell::new(0u64));
+    let done = Rc::new(Cell::new(false));
+    let (sent_at, read_at) = block_on(async {
+        let (counted, stop) = (Rc::clone(&spins), Rc::clone(&done));
+        // Bounded, in case the reader never runs: the assertion below then says so.
+        let spinner = spawn(async move {
+            while !stop.get() && counted.get() < 100_000_000 {
+                spend_budget().await;
+                counted.set(counted.get() + 1);
+            }
+        });
+        let (spins_seen, finished) = (Rc::clone(&spins), Rc::clone(&done));
+        let read = spawn(async move {
+            let mut one = [0u8; 1];
+            reader.read(&mut one).await.unwrap();
+            finished.set(true);
+            spins_seen.get()
+        });
+        // Let the reader register and the spinner get going, then send.
+        crate::sleep(Duration::from_millis(5)).await;
+        let sent_at = spins.get();
+        writer.write_all(b"x").unwrap();
+        let read_at = read.await.unwrap();
+        spinner.await.unwrap();
+        (sent_at, read_at)
+    });
+    assert!(
+        sent_at > 0,
+        "the spinner never ran before the data was sent"
+    );
+    assert!(
+        read_at - sent_at <= 2 * u64::from(BUDGET),
+        "the reader waited for {} spins after its data came",
+        read_at - sent_at
+    );
+}
