@@ -145,11 +145,49 @@ pub fn markdown(options: &Options, rows: &[Row], copy_alone: &Spread, sources: &
          ## Exercises\n\n\
          1. Run it with `--think-ms 0`: the client sends as soon as the receiver says it \
          waits. What is left of wait data, and which models now find the data already there \
-         when they first ask (look at EAGAIN / msg)?\n\
+         when they first ask (look at EAGAIN / msg)?\n\n\
+         \x20  <details><summary>Hint</summary>\n\n\
+         \x20  The client is a thread of its own, told over a channel that the receiver \
+         waits: count what has to happen before its bytes arrive.\n\n\
+         \x20  </details>\n\
+         \x20  <details><summary>Answer</summary>\n\n\
+         \x20  Wait data falls from about 2.1 ms to about 18 µs (measured once here: \
+         `cargo lab phases --think-ms 0 --samples 100 --out /tmp/ph0`): what is left is the \
+         client thread's wake-up and its `send`. No model finds the data on its first ask: \
+         the busy loop still asks in vain about 19 times per message (against thousands \
+         with 2 ms), mio, may and our own runtime make their one try before they wait (1), \
+         and the models that wait first make none (0).\n\n\
+         \x20  </details>\n\n\
          2. Make `MESSAGE` in `crates/lab/src/phases/pace.rs` 1000 bytes long. Which column \
-         grows, and is it by the same amount for every model?\n\
+         grows, and is it by the same amount for every model?\n\n\
+         \x20  <details><summary>Hint</summary>\n\n\
+         \x20  Compare the extra bytes with what a `memcpy` moves per microsecond, and with \
+         the spread between two runs.\n\n\
+         \x20  </details>\n\
+         \x20  <details><summary>Answer</summary>\n\n\
+         \x20  Only the spans that contain the copy (until recv returns, and copy data \
+         alone) can grow, and by the copy of 950 more bytes: a fraction of a microsecond, \
+         the same for every model because each copies the message once. That is smaller \
+         than the difference between two runs, so the table barely moves: the spans after \
+         the arrival are wake-ups and calls, not copying. 1000 bytes still travel as one \
+         loopback packet, so the one-packet check still holds.\n\n\
+         \x20  </details>\n\n\
          3. Keep every core busy (one `yes > /dev/null` per core) while it runs. Which \
-         models' p99 suffer most, and what do they have in common?\n",
+         models' p99 suffer most, and what do they have in common?\n\n\
+         \x20  <details><summary>Hint</summary>\n\n\
+         \x20  Which receivers need the scheduler to give a thread a CPU that `yes` is \
+         using, and which one competes with `yes` for its own CPU all the time?\n\n\
+         \x20  </details>\n\
+         \x20  <details><summary>Answer</summary>\n\n\
+         \x20  Measured once here with two `yes` on two cores (`--samples 100`): the busy \
+         loop's p99 from arrival to bytes in hand went from 12 µs to 4.3 ms, io_uring's to \
+         0.83 ms and may's to 0.23 ms, and the blocking and pool receivers' p99 wait data \
+         grew to 2.9 and 4.9 ms (2.1 ms quiet). Each of them needs the scheduler to run a \
+         thread on a CPU that `yes` holds: a woken thread, a worker, or the busy loop itself, \
+         which loses its time slice to `yes`. Medians went the other way for the sleeping \
+         models (select's from 22 to 10 µs): waking a thread on a busy CPU skips the wake-up \
+         of an idle one.\n\n\
+         \x20  </details>\n",
     );
     md
 }
@@ -248,11 +286,40 @@ pub fn markdown_zh(options: &Options, rows: &[Row], copy_alone: &Spread, sources
          io_uring 的地方（很多容器），那一行会注明，其余模型照常测量。\n\n\
          ## 练习\n\n\
          1. 用 `--think-ms 0` 运行：接收方一说它在等，客户端就立刻发送。wait data 还剩多少？\
-         哪些模型第一次询问时数据就已经到了（看 EAGAIN / 条）？\n\
+         哪些模型第一次询问时数据就已经到了（看 EAGAIN / 条）？\n\n\
+         \x20  <details><summary>提示</summary>\n\n\
+         \x20  客户端是单独的一个线程，通过通道得知接收方在等：数一数它的字节到达之前要发生哪些事。\n\n\
+         \x20  </details>\n\
+         \x20  <details><summary>答案</summary>\n\n\
+         \x20  wait data 从约 2.1 ms 降到约 18 µs（在这里测过一次：\
+         `cargo lab phases --think-ms 0 --samples 100 --out /tmp/ph0`）：剩下的是客户端线程被唤醒和它的 \
+         `send`。没有哪个模型第一次询问时数据就到了：忙轮询每条消息仍要白问约 19 次（思考 2 ms \
+         时是几千次），mio、may 和我们自己的运行时在等待之前先试一次（1），先等待的模型一次也不白问（0）。\n\n\
+         \x20  </details>\n\n\
          2. 把 `crates/lab/src/phases/pace.rs` 里的 `MESSAGE` 改成 1000 字节。哪一列变长了？\
-         每个模型变长的量一样吗？\n\
+         每个模型变长的量一样吗？\n\n\
+         \x20  <details><summary>提示</summary>\n\n\
+         \x20  把多出来的字节和 `memcpy` 每微秒能搬的量比一比，再和两次运行之间的差别比一比。\n\n\
+         \x20  </details>\n\
+         \x20  <details><summary>答案</summary>\n\n\
+         \x20  只有包含拷贝的时间段（到 recv 返回，以及单独的 copy data）会变长，多出来的是多拷贝 \
+         950 字节的时间：不到一微秒，而且每个模型都一样，因为每个模型都只拷贝这条消息一次。这比两次\
+         运行之间的差别还小，所以表格几乎不动：到达之后的那些时间段是唤醒和调用，不是拷贝。1000 字节\
+         在回环接口上仍然是一个数据包，所以\u{201c}一条消息一个包\u{201d}的检查依然成立。\n\n\
+         \x20  </details>\n\n\
          3. 运行时让每个核都忙起来（每个核跑一个 `yes > /dev/null`）。哪些模型的 p99 受影响\
-         最大？它们有什么共同点？\n",
+         最大？它们有什么共同点？\n\n\
+         \x20  <details><summary>提示</summary>\n\n\
+         \x20  哪些接收方需要调度器把一个 CPU 从 `yes` 手里交给某个线程？哪一个一直在和 `yes` 抢自己的 CPU？\n\n\
+         \x20  </details>\n\
+         \x20  <details><summary>答案</summary>\n\n\
+         \x20  在这里用两个 `yes` 占满两个核测过一次（`--samples 100`）：忙轮询从到达到数据到手的 \
+         p99 从 12 µs 变成 4.3 ms，io_uring 变成 0.83 ms，may 变成 0.23 ms；阻塞和线程池接收方的 \
+         wait data p99 涨到 2.9 ms 和 4.9 ms（安静时是 2.1 ms）。它们都需要调度器在 `yes` 占着的 \
+         CPU 上运行一个线程：一个被唤醒的线程、一个工作线程，或者忙轮询自己——它的时间片被 `yes` \
+         抢走了。睡眠型模型的中位数反而变小了（select 从 22 µs 降到 10 µs）：在忙碌的 CPU 上唤醒线程，\
+         省掉了唤醒一个空闲 CPU 的时间。\n\n\
+         \x20  </details>\n",
     );
     md
 }
