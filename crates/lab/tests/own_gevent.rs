@@ -18,6 +18,16 @@ fn a_thousand_connections_are_held_and_served_on_one_thread() {
     }
     let status = lab::procfs::status(server.pid()).unwrap();
     assert_eq!(status.threads, 1, "{}", server.log_text());
+    // While they are all idle, the one thread sleeps in epoll_wait: no CPU. (A measurement
+    // window, not synchronisation: the clients simply stay silent for it.)
+    const IDLE: std::time::Duration = std::time::Duration::from_millis(500);
+    let before = lab::procfs::cpu_time(server.pid()).unwrap();
+    std::thread::sleep(IDLE);
+    let used = lab::procfs::cpu_time(server.pid()).unwrap() - before;
+    assert!(
+        used <= std::time::Duration::from_millis(20),
+        "{used:?} of CPU in {IDLE:?} with 1000 idle connections"
+    );
     drop(held);
     // And the load client: 1000 tasks on its one thread, every reply verified.
     common::load_passes("own-gevent", server.addr(), 1000, 5);
