@@ -79,23 +79,23 @@ struct Segment {
 /// The segments after the arrival, in the order they happen.
 fn after_arrival(stats: &Stats) -> Vec<Segment> {
     let notify = Segment {
-        label: "notification",
+        label: "notification 通知",
         colour: NOTIFY,
         length: stats.notification.map(|n| n.p50).unwrap_or_default(),
     };
     // Named for what they measure: only a small part of either is the copy itself.
     let recv_call = Segment {
-        label: "recv call",
+        label: "recv call 接收调用",
         colour: COPY,
         length: stats.copy.p50,
     };
     let worker = Segment {
-        label: "worker wake-up + copy",
+        label: "worker wake-up + copy 工作线程唤醒+拷贝",
         ..recv_call
     };
     match stats.shape {
         Shape::OneStep => vec![Segment {
-            label: "wake-up + copy: one step",
+            label: "wake-up + copy: one step 唤醒+拷贝，一步完成",
             colour: ONE_STEP,
             length: stats.copy.p50,
         }],
@@ -109,8 +109,13 @@ pub fn timeline(model: &Model, stats: &Stats) -> String {
     let segments = after_arrival(stats);
     let after: Duration = segments.iter().map(|s| s.length).sum();
     let total = stats.wait.p50 + after;
-    let mut svg = Svg::new(WIDTH, 250.0);
-    let title = format!("{} · {}", model.name, model.section);
+    let mut svg = Svg::new(WIDTH, 286.0);
+    // Both languages: the English and the Chinese page show this one figure.
+    let title = if model.name_zh == model.name {
+        format!("{} · {}", model.name, model.section)
+    } else {
+        format!("{} · {} · {}", model.name, model.name_zh, model.section)
+    };
     svg.text(LEFT, 24.0, TITLE, &title);
     svg.text(
         LEFT,
@@ -124,12 +129,24 @@ pub fn timeline(model: &Model, stats: &Stats) -> String {
             stats.samples, model.waiting
         ),
     );
+    svg.text(
+        LEFT,
+        62.0,
+        Style {
+            fill: GREY,
+            ..LABEL
+        },
+        &format!(
+            "{} 条消息的中位数 · 等待期间：{}",
+            stats.samples, model.waiting_zh
+        ),
+    );
 
     // The whole sample, to scale.
     let scale = (RIGHT - LEFT) / secs(total).max(1e-9);
     let x = |d: Duration| LEFT + secs(d) * scale;
     let arrival_x = x(stats.wait.p50);
-    let top = 70.0;
+    let top = 88.0;
     svg.rect(LEFT, top, arrival_x - LEFT, BAR, WAIT);
     let wait = format!("wait data 等待数据 {}", duration(stats.wait.p50));
     svg.text(LEFT + 8.0, top + 17.0, LABEL, &wait);
@@ -139,12 +156,12 @@ pub fn timeline(model: &Model, stats: &Stats) -> String {
         svg.rect(at, top, w, BAR, segment.colour);
         at += w;
     }
-    svg.text(LEFT, top - 6.0, NOTE, "① start waiting");
+    svg.text(LEFT, top - 6.0, NOTE, "① start waiting 开始等待");
     svg.text(
         RIGHT,
         top - 6.0,
         NOTE_END,
-        "② arrival and after: magnified below",
+        "② arrival and after: magnified below 到达及之后（下方放大）",
     );
     svg.axis(LEFT, top + BAR, total, scale);
 
@@ -152,7 +169,7 @@ pub fn timeline(model: &Model, stats: &Stats) -> String {
     // reaching below the axis labels, and lines from it down to the magnified part.
     let zoom_left = arrival_x.min(RIGHT - 6.0) - 2.0;
     let zoom_bottom = top + BAR + 24.0;
-    let inset = 160.0;
+    let inset = 178.0;
     let _ = writeln!(
         svg.body,
         r#"<rect x="{zoom_left:.2}" y="{:.2}" width="{:.2}" height="{:.2}" fill="none" stroke="{INK}" stroke-dasharray="3 2"/>"#,
@@ -188,13 +205,13 @@ pub fn timeline(model: &Model, stats: &Stats) -> String {
     // The legend says what each magnified colour is and how long it took.
     let mut x = LEFT;
     for segment in &segments {
-        svg.rect(x, 222.0, 12.0, 12.0, segment.colour);
+        svg.rect(x, 240.0, 12.0, 12.0, segment.colour);
         let label = format!("{} {}", segment.label, duration(segment.length));
-        svg.text(x + 16.0, 232.0, LABEL, &label);
-        x += 40.0 + 7.0 * label.chars().count() as f64;
+        svg.text(x + 16.0, 250.0, LABEL, &label);
+        x += 40.0 + text_width(&label);
     }
-    let stamp = "② arrival = the kernel's receive timestamp";
-    svg.text(RIGHT, 232.0, NOTE_END, stamp);
+    let stamp = "② arrival = the kernel's receive timestamp 到达 = 内核接收时间戳";
+    svg.text(RIGHT, 274.0, NOTE_END, stamp);
     svg.finish()
 }
 
@@ -207,12 +224,19 @@ pub fn overview(rows: &[Row]) -> String {
     let longest_wait = measured.iter().map(|(_, s)| s.wait.p50).max();
     let longest_after = measured.iter().map(|(_, s)| s.after.p50).max();
     let row_height = 34.0;
-    let top = 64.0;
-    let height = top + row_height * rows.len() as f64 + 40.0;
+    let top = 84.0;
+    // The legend wraps onto a second line: its labels carry both languages.
+    let height = top + row_height * rows.len() as f64 + 62.0;
     let mut svg = Svg::new(WIDTH, height);
-    let title =
-        "Every model, median message: wait data (left), after the arrival (right, magnified)";
+    let title = "Every model, median message: wait data (left), after the arrival (right, \
+                 magnified)";
     svg.text(LEFT, 24.0, TITLE, title);
+    svg.text(
+        LEFT,
+        48.0,
+        TITLE,
+        "各模型的中位数消息：左为 wait data，右为到达之后（放大）",
+    );
     let (name_w, wait_left, wait_right, after_left, after_right) =
         (LEFT, 220.0, 400.0, 430.0, RIGHT - 70.0);
     let wait_scale = (wait_right - wait_left) / secs(longest_wait.unwrap_or_default()).max(1e-9);
@@ -254,17 +278,21 @@ pub fn overview(rows: &[Row]) -> String {
             &duration(stats.after.p50),
         );
     }
-    let legend_y = top + row_height * rows.len() as f64 + 16.0;
+    let mut legend_y = top + row_height * rows.len() as f64 + 16.0;
     let mut x = LEFT;
     for (colour, label) in [
         (WAIT, "wait data 等待数据"),
-        (NOTIFY, "notification"),
-        (COPY, "recv call (copy inside)"),
-        (ONE_STEP, "wake-up + copy in one step"),
+        (NOTIFY, "notification 通知"),
+        (COPY, "recv call (copy inside) 接收调用（含拷贝）"),
+        (ONE_STEP, "wake-up + copy in one step 唤醒+拷贝一步完成"),
     ] {
+        if x + 16.0 + text_width(label) > WIDTH - LEFT {
+            x = LEFT;
+            legend_y += 22.0;
+        }
         svg.rect(x, legend_y, 12.0, 12.0, colour);
         svg.text(x + 16.0, legend_y + 10.0, LABEL, label);
-        x += 40.0 + 7.0 * label.chars().count() as f64;
+        x += 30.0 + text_width(label);
     }
     svg.finish()
 }
@@ -390,6 +418,14 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// Roughly how wide `text` is at the label size: a CJK character takes about twice the
+/// width of a Latin one.
+fn text_width(text: &str) -> f64 {
+    text.chars()
+        .map(|c| if (c as u32) >= 0x2E80 { 12.5 } else { 6.6 })
+        .sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -418,8 +454,8 @@ mod tests {
         let svg = timeline(&crate::phases::MODELS[2], &stats(Shape::NotifyThenCopy));
         assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
         assert!(svg.contains("wait data 等待数据 2.00 ms"));
-        assert!(svg.contains("notification 10.0 µs"));
-        assert!(svg.contains("recv call 2.00 µs"));
+        assert!(svg.contains("notification 通知 10.0 µs"));
+        assert!(svg.contains("recv call 接收调用 2.00 µs"));
         // In the inset the 12 µs after the arrival fill the 720 px: the copy is a fifth of
         // the notification, not a sliver.
         assert!(svg.contains(r#"width="600.00""#), "{svg}");
