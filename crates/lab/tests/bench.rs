@@ -229,6 +229,48 @@ fn an_external_server_is_measured_beside_the_models() {
     assert!(server.is_running(), "{}", server.log_text());
 }
 
+/// Churn against an external server: connections per second, and no CPU figure without
+/// its pid (the bench cannot tell which process serves the port).
+#[test]
+fn an_external_server_churns_without_a_cpu_figure() {
+    let server = common::serve("multiplexing", &["--backend", "mio"]);
+    let out = scratch("bench-external-churn");
+    let output = Command::new(common::lab())
+        .args([
+            "bench",
+            "--only",
+            "churn",
+            "--variants",
+            "baseline/tokio-current",
+        ])
+        .args(["--duration", "0.3", "--out"])
+        .arg(&out)
+        .arg("--external")
+        .arg(format!("ours={}", server.addr()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let json = std::fs::read_to_string(out.join("results.json")).unwrap();
+    let results: Results = serde_json::from_str(&json).unwrap();
+    let ours = results
+        .churn
+        .iter()
+        .find(|c| c.variant == "ours")
+        .and_then(|c| c.outcome.as_ref().ok())
+        .unwrap_or_else(|| panic!("the external server did not churn: {json}"));
+    assert_eq!((ours.errors, ours.mismatches), (0, 0), "{ours:?}");
+    assert!(ours.connections > 10 && ours.per_second > 0.0, "{ours:?}");
+    assert_eq!(ours.cpu_us_per_conn, None, "{ours:?}");
+    assert_eq!(ours.no_cost.as_deref(), Some("no --external-pid"));
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(
+        md.contains("| – | an external server, of its own design | ours (external) |")
+            && md.contains("n/a: no --external-pid"),
+        "{md}"
+    );
+}
+
 /// An external address where nothing listens: the cell fails with the clients' reason,
 /// and the run fails as for a server that died.
 #[test]
