@@ -55,7 +55,8 @@ fn a_tiny_run_writes_the_table_the_json_and_the_charts() {
         assert_eq!((m.established, m.errors, m.mismatches), (1, 0, 0));
         assert_eq!(m.reps.len(), 2);
         assert!(m.rps > 0.0 && m.p99_us >= m.p50_us && m.p50_us > 0);
-        assert!(m.rss_peak_kib > 0 && m.threads >= 1);
+        assert!(m.rss_peak_kib.is_some_and(|k| k > 0) && m.threads.is_some_and(|t| t >= 1));
+        assert!(m.no_cost.is_none(), "{m:?}");
         assert!(m.cpu_us_per_rt.is_some_and(|c| c > 0.0), "{m:?}");
     }
     // Not applicable: recorded with the cap's reason, not run.
@@ -124,7 +125,7 @@ fn the_counting_pass_counts_a_fork_servers_children() {
     let m = results
         .measured("blocking-io/fork", 64, 3)
         .unwrap_or_else(|| panic!("the fork server did not run: {json}"));
-    assert_eq!(m.processes, 4, "a child per connection: {m:?}");
+    assert_eq!(m.processes, Some(4), "a child per connection: {m:?}");
     let calls = m.count.as_ref().and_then(|c| c.syscalls_per_rt());
     let switches = m.count.as_ref().and_then(|c| c.switches_per_rt());
     println!("fork server: {calls:?} system calls, {switches:?} context switches per round trip");
@@ -139,6 +140,195 @@ fn the_counting_pass_counts_a_fork_servers_children() {
     assert!(user >= 0.0 && kernel > 0.0, "{m:?}");
     let md = std::fs::read_to_string(out.join("results.md")).unwrap();
     assert!(md.contains("| syscalls/rt |"), "{md}");
+}
+
+/// Runs `cargo lab bench` on the baselines and `extra` flags (an external server), at one
+/// connection for 0.3 s, and returns what it wrote and printed.
+fn bench_with(name: &str, extra: &[String]) -> (Results, String, String) {
+    let out = scratch(name);
+    let output = Command::new(common::lab())
+        .args([
+            "bench",
+            "--quick",
+            "--only",
+            "echo",
+            "--variants",
+            "baseline",
+        ])
+        .args(["--conns", "1", "--duration", "0.3", "--reps", "1", "--out"])
+        .arg(&out)
+        .args(extra)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    let json = std::fs::read_to_string(out.join("results.json")).unwrap();
+    let results: Results = serde_json::from_str(&json).unwrap();
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    let zh = std::fs::read_to_string(out.join("zh/results.md")).unwrap();
+    (results, md, zh)
+}
+
+/// A server of ours stands in for a student's: the bench is told only its address, so it
+/// measures round trips and leaves CPU, memory and threads unread; given its pid too, it
+/// reads them as for a model. Either way the server is not started or stopped by the bench.
+#[test]
+fn an_external_server_is_measured_beside_the_models() {
+    let server = common::serve("multiplexing", &["--backend", "mio"]);
+    let external = format!("ours={}", server.addr());
+    let ours = |results: &Results| {
+        let cell = results
+            .cells
+            .iter()
+            .find(|c| c.variant == "ours")
+            .unwrap_or_else(|| panic!("no external cell: {results:?}"));
+        assert_eq!(cell.kind, lab::bench::entrants::Kind::External);
+        let Outcome::Ran(m) = &cell.outcome else {
+            panic!("the external server did not run: {:?}", cell.outcome);
+        };
+        m.clone()
+    };
+
+    let (results, md, zh) = bench_with("bench-external", &["--external".into(), external.clone()]);
+    let m = ours(&results);
+    assert_eq!((m.established, m.errors, m.mismatches), (1, 0, 0), "{m:?}");
+    assert!(m.rps > 0.0 && m.reps[0].rounds > 0, "{m:?}");
+    assert_eq!(m.cpu_us_per_rt, None, "no pid, no CPU figure: {m:?}");
+    assert_eq!((m.rss_peak_kib, m.threads), (None, None), "{m:?}");
+    assert_eq!(m.no_cost.as_deref(), Some("no --external-pid"));
+    // The baselines ran beside it, and its ratio to tokio is in its row.
+    assert!(results.measured("baseline/tokio-current", 64, 1).is_some());
+    let row = md
+        .lines()
+        .find(|l| l.starts_with("| ours (external) | "))
+        .unwrap_or_else(|| panic!("no external row:\n{md}"));
+    assert!(
+        row.contains("× | ") && row.contains("n/a: no --external-pid"),
+        "{row}"
+    );
+    assert!(md.contains("**External servers** (`ours`)"), "{md}");
+    assert!(
+        zh.contains("| ours（外部） | ") && zh.contains("**外部服务端**"),
+        "{zh}"
+    );
+
+    let pid = format!("ours={}", server.pid());
+    let args = ["--external".into(), external, "--external-pid".into(), pid];
+    let (results, _, _) = bench_with("bench-external-pid", &args);
+    let m = ours(&results);
+    assert_eq!((m.established, m.errors, m.mismatches), (1, 0, 0), "{m:?}");
+    assert!(m.cpu_us_per_rt.is_some_and(|c| c > 0.0), "{m:?}");
+    assert!(
+        m.rss_peak_kib.is_some_and(|k| k > 0) && m.threads == Some(1),
+        "{m:?}"
+    );
+    assert!(m.no_cost.is_none());
+    // Not restarted between runs: the same process served both.
+    let mut server = server;
+    assert!(server.is_running(), "{}", server.log_text());
+}
+
+/// Churn against an external server: connections per second, and no CPU figure without
+/// its pid (the bench cannot tell which process serves the port).
+#[test]
+fn an_external_server_churns_without_a_cpu_figure() {
+    let server = common::serve("multiplexing", &["--backend", "mio"]);
+    let out = scratch("bench-external-churn");
+    let output = Command::new(common::lab())
+        .args([
+            "bench",
+            "--only",
+            "churn",
+            "--variants",
+            "baseline/tokio-current",
+        ])
+        .args(["--duration", "0.3", "--out"])
+        .arg(&out)
+        .arg("--external")
+        .arg(format!("ours={}", server.addr()))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    let json = std::fs::read_to_string(out.join("results.json")).unwrap();
+    let results: Results = serde_json::from_str(&json).unwrap();
+    let ours = results
+        .churn
+        .iter()
+        .find(|c| c.variant == "ours")
+        .and_then(|c| c.outcome.as_ref().ok())
+        .unwrap_or_else(|| panic!("the external server did not churn: {json}"));
+    assert_eq!((ours.errors, ours.mismatches), (0, 0), "{ours:?}");
+    assert!(ours.connections > 10 && ours.per_second > 0.0, "{ours:?}");
+    assert_eq!(ours.cpu_us_per_conn, None, "{ours:?}");
+    assert_eq!(ours.no_cost.as_deref(), Some("no --external-pid"));
+    let md = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert!(
+        md.contains("| – | an external server, of its own design | ours (external) |")
+            && md.contains("n/a: no --external-pid"),
+        "{md}"
+    );
+}
+
+/// An external address where nothing listens: the cell fails with the clients' reason,
+/// and the run fails as for a server that died.
+#[test]
+fn an_external_server_that_is_not_there_fails_its_cell() {
+    let out = scratch("bench-external-gone");
+    let output = Command::new(common::lab())
+        .args([
+            "bench",
+            "--quick",
+            "--only",
+            "echo",
+            "--variants",
+            "baseline",
+        ])
+        .args([
+            "--conns",
+            "1",
+            "--duration",
+            "0.3",
+            "--reps",
+            "1",
+            "--timeout",
+            "2",
+        ])
+        .arg("--external")
+        .arg(format!("gone={}", common::closed_port()))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("gone, 1 connection(s), 64 B: no round trip"),
+        "{stderr}"
+    );
+    let json = std::fs::read_to_string(out.join("results.json")).unwrap();
+    assert!(
+        json.contains("refused"),
+        "the load generator's reason: {json}"
+    );
+}
+
+#[test]
+fn an_external_server_elsewhere_or_unnamed_is_refused() {
+    let run = |args: &[&str]| {
+        Command::new(common::lab())
+            .args(["bench", "--quick", "--out", "/nonexistent/never-written"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let far = run(&["--external", "x=10.0.0.1:80"]);
+    assert!(!far.status.success());
+    assert!(String::from_utf8_lossy(&far.stderr).contains("not a loopback address"));
+    let orphan = run(&["--external", "x=127.0.0.1:9", "--external-pid", "y=1"]);
+    assert!(!orphan.status.success());
+    assert!(String::from_utf8_lossy(&orphan.stderr).contains("no --external is called"));
 }
 
 #[test]

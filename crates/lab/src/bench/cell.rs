@@ -3,7 +3,10 @@
 //! The server is started anew for every cell, so its peak resident memory (`VmHWM`, a peak
 //! over the process's whole life) is this cell's peak and not a larger earlier cell's. Its
 //! CPU time is read from `/proc` at the edges of each window, so set-up (thousands of
-//! handshakes, thread spawns, forks) is not charged to the round trips.
+//! handshakes, thread spawns, forks) is not charged to the round trips. An external server
+//! ([`CellServer::External`](super::server::CellServer)) is the exception: it is not
+//! restarted, so its peak is over its whole life, and without its pid nothing of its cost
+//! is read at all.
 //!
 //! Then, on the same connections and the same server, a counting pass of its own: `perf
 //! stat` attached to the server's process tree counts system calls and context switches
@@ -20,9 +23,6 @@ use crate::syscalls;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// Lines of a dead server's output quoted in the report.
-const LOG_TAIL: usize = 8;
-
 /// Runs `entrant` at `conns` connections of `size`-byte messages.
 pub fn run(lab: &Path, entrant: &Entrant, size: usize, conns: usize, grid: &Grid) -> Outcome {
     let mut server = match entrant.start(lab) {
@@ -33,8 +33,11 @@ pub fn run(lab: &Path, entrant: &Entrant, size: usize, conns: usize, grid: &Grid
             }
         }
     };
+    // The process tree the cost is read from. An external server given without its pid has
+    // none: every reading below is then skipped, and the round trips stand alone.
     let pid = server.pid();
-    let idle = tree::sample(pid).unwrap_or_default();
+    let idle = pid.ok().map(|pid| tree::sample(pid).unwrap_or_default());
+    let cpu_now = || pid.ok().map(|pid| tree::cpu_times(pid).unwrap_or_default());
     let spec = LoadSpec {
         addr: server.addr(),
         conns,
@@ -75,7 +78,7 @@ pub fn run(lab: &Path, entrant: &Entrant, size: usize, conns: usize, grid: &Grid
             Phase::Warm // unmeasured again: connections stay open for the readings below
         });
         let at = Instant::now();
-        edges.push((at, tree::cpu_times(pid).unwrap_or_default()));
+        edges.push((at, cpu_now()));
         if i < grid.reps {
             // Reading a fork server's 10,000 children takes a while: the window still
             // lasts its length, counted from its edge.
@@ -83,22 +86,35 @@ pub fn run(lab: &Path, entrant: &Entrant, size: usize, conns: usize, grid: &Grid
         }
     }
     // Every connection is still open: threads and memory as they are under this load.
-    let loaded = tree::sample(pid).unwrap_or_default();
-    let counted = grid
-        .count
-        .map(|pass| count_pass(pid, &load, grid.reps, pass));
+    let loaded = pid.ok().map(|pid| tree::sample(pid).unwrap_or_default());
+    let counted = grid.count.map(|pass| match pid {
+        Ok(pid) => count_pass(pid, &load, grid.reps, pass),
+        Err(why) => Err(why.to_string()),
+    });
     let report = load.finish();
     // ANCHOR_END: phases
 
-    if !server.is_running() {
-        let log = server.log_text();
-        let tail: Vec<&str> = log.lines().rev().take(LOG_TAIL).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
+    if let Some(reason) = server.died() {
+        return Outcome::Failed { reason };
+    }
+    let no_cost = pid.err().map(str::to_string);
+    let watched_by_clients = server.judged_by_connections();
+    drop(server);
+    let total = report.total();
+    let rounds = report.setup.rounds
+        + report.warm.rounds
+        + report.windows.iter().map(|w| w.rounds).sum::<u64>();
+    // A server the bench did not start may be gone, or never listened there: a cell in
+    // which not one round trip succeeded is a failure, with the clients' own reason.
+    if watched_by_clients && rounds == 0 {
+        let why = report
+            .errors
+            .first()
+            .map_or("no connection made a round trip", String::as_str);
         return Outcome::Failed {
-            reason: format!("the server died during the cell; its last words: {tail:?}"),
+            reason: format!("no round trip with the external server: {why}"),
         };
     }
-    drop(server);
 
     let reps: Vec<Rep> = report
         .windows
@@ -108,7 +124,9 @@ pub fn run(lab: &Path, entrant: &Entrant, size: usize, conns: usize, grid: &Grid
             let (start, cpu_start) = edge[0];
             let (end, cpu_end) = edge[1];
             let elapsed = end.duration_since(start).as_secs_f64();
-            let cpu_s = cpu_end.total.saturating_sub(cpu_start.total).as_secs_f64();
+            let cpu_s = cpu_start
+                .zip(cpu_end)
+                .map(|(a, b)| b.total.saturating_sub(a.total).as_secs_f64());
             let summary = tally.summary(conns, end.duration_since(start));
             Rep {
                 rounds: tally.rounds,
@@ -117,17 +135,18 @@ pub fn run(lab: &Path, entrant: &Entrant, size: usize, conns: usize, grid: &Grid
                 p50_us: summary.p50_us,
                 p99_us: summary.p99_us,
                 cpu_s,
-                cpu_us_per_rt: (tally.rounds > 0).then(|| cpu_s * 1e6 / tally.rounds as f64),
+                cpu_us_per_rt: cpu_s
+                    .filter(|_| tally.rounds > 0)
+                    .map(|cpu_s| cpu_s * 1e6 / tally.rounds as f64),
             }
         })
         .collect();
-    let total = report.total();
     let of = |f: fn(&Rep) -> f64| median(reps.iter().map(f).collect());
     let cpu_us_per_rt = of(|r| r.cpu_us_per_rt.unwrap_or(f64::NAN));
     // The user share over all the timed windows (more ticks than one), applied to the
     // median, so that user + kernel is the CPU column.
     let user_share = match (edges.first(), edges.last()) {
-        (Some((_, first)), Some((_, last))) => first
+        (Some((_, Some(first))), Some((_, Some(last)))) => first
             .split(last)
             .map(|(user, kernel)| user.as_secs_f64() / (user + kernel).as_secs_f64().max(1e-9)),
         _ => None,
@@ -156,10 +175,11 @@ pub fn run(lab: &Path, entrant: &Entrant, size: usize, conns: usize, grid: &Grid
         user_us_per_rt: split.map(|s| s.0),
         kernel_us_per_rt: split.map(|s| s.1),
         count,
-        rss_idle_kib: idle.rss_kib,
-        rss_peak_kib: loaded.hwm_kib,
-        threads: loaded.threads,
-        processes: loaded.processes,
+        rss_idle_kib: idle.map(|s| s.rss_kib),
+        rss_peak_kib: loaded.map(|s| s.hwm_kib),
+        threads: loaded.map(|s| s.threads),
+        processes: loaded.map(|s| s.processes),
+        no_cost,
         setup_s: round_ms(setup),
         error_samples: report.errors,
         reps,

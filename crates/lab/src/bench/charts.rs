@@ -51,7 +51,7 @@ const LINES: &[Figure] = &[
     Figure {
         file: "bench-memory.svg",
         y_label: "KiB per connection (peak RSS less idle)",
-        value: |m, conns| Some(m.kib_per_conn(conns)),
+        value: |m, conns| m.kib_per_conn(conns),
         log_y: true,
     },
 ];

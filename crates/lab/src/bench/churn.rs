@@ -68,7 +68,9 @@ pub fn run(lab: &Path, entrant: &Entrant, grid: &Grid) -> Result<ChurnMeasured, 
     let mut server = entrant
         .start(lab)
         .map_err(|e| format!("the server did not start: {e}"))?;
+    // No pid (an external server without --external-pid): connections per second alone.
     let pid = server.pid();
+    let cpu_now = || pid.ok().map(|pid| tree::cpu_times(pid).unwrap_or_default());
     let addr = server.addr();
     let phase = Arc::new(AtomicU8::new(WARM));
     let mut clients = Vec::with_capacity(CLIENTS);
@@ -94,11 +96,11 @@ pub fn run(lab: &Path, entrant: &Entrant, grid: &Grid) -> Result<ChurnMeasured, 
     let window = grid.churn_time();
     phase.store(MEASURED, Ordering::Release);
     let start = Instant::now();
-    let cpu_start = tree::cpu_times(pid).unwrap_or_default();
+    let cpu_start = cpu_now();
     std::thread::sleep(window);
     phase.store(STOP, Ordering::Release);
     let elapsed = start.elapsed();
-    let cpu_end = tree::cpu_times(pid).unwrap_or_default();
+    let cpu_end = cpu_now();
     // ANCHOR_END: churn_window
     let mut total = Tally::default();
     for handle in clients {
@@ -119,29 +121,39 @@ pub fn run(lab: &Path, entrant: &Entrant, grid: &Grid) -> Result<ChurnMeasured, 
             }
         }
     }
-    if !server.is_running() {
+    if let Some(reason) = server.died() {
+        return Err(reason);
+    }
+    // As in an echo cell: a server the bench did not start is judged by its clients.
+    if server.judged_by_connections() && total.connections == 0 && total.mismatches == 0 {
+        let why = total
+            .samples
+            .first()
+            .map_or("no connection ended", String::as_str);
         return Err(format!(
-            "the server died during the churn; its output: {:?}",
-            server.log_text().lines().rev().take(8).collect::<Vec<_>>()
+            "no connection to the external server succeeded: {why}"
         ));
     }
     drop(server);
-    let cpu = cpu_end.total.saturating_sub(cpu_start.total);
     let per_conn = |d: Duration| {
         (total.connections > 0).then(|| d.as_secs_f64() * 1e6 / total.connections as f64)
     };
-    let split = cpu_start.split(&cpu_end);
+    let cpu = cpu_start
+        .zip(cpu_end)
+        .map(|(a, b)| b.total.saturating_sub(a.total));
+    let split = cpu_start.zip(cpu_end).and_then(|(a, b)| a.split(&b));
     Ok(ChurnMeasured {
         clients: CLIENTS,
         connections: total.connections,
         elapsed_s: elapsed.as_secs_f64(),
         per_second: total.connections as f64 / elapsed.as_secs_f64(),
-        cpu_us_per_conn: per_conn(cpu),
+        cpu_us_per_conn: cpu.and_then(per_conn),
         user_us_per_conn: split.and_then(|(user, _)| per_conn(user)),
         kernel_us_per_conn: split.and_then(|(_, kernel)| per_conn(kernel)),
         errors: total.errors,
         mismatches: total.mismatches,
         error_samples: total.samples,
+        no_cost: pid.err().map(str::to_string),
     })
 }
 

@@ -4,11 +4,14 @@
 //! Nothing is listed here by hand: a variant registered in
 //! [`VARIANTS`](crate::variants::VARIANTS) is measured, its by-design [`Cap`] decides which
 //! cells are "not applicable", and the tokio servers there (krate `baseline`) are what every
-//! ratio is divided by.
+//! ratio is divided by. Servers already running outside the bench (`--external NAME=ADDR`,
+//! a student's own in any language) join them as [`Kind::External`].
 
+use super::server::CellServer;
 use crate::process::ServerProcess;
 use crate::variants::{Cap, Variant, VARIANTS};
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -26,6 +29,9 @@ pub enum Kind {
     Model,
     /// The notes' Python servers.
     Python,
+    /// A server already running, given with `--external NAME=ADDR`: loaded as it is, never
+    /// restarted, its cost read only if `--external-pid` names its process.
+    External,
 }
 
 /// A Python server from the notes, kept in `crates/lab/python/`.
@@ -72,6 +78,8 @@ enum Launch {
     Lab(&'static Variant),
     /// `python3 FILE --addr 127.0.0.1:0`
     Python(PathBuf),
+    /// Nothing to start: every cell loads this address.
+    External { addr: SocketAddr, pid: Option<u32> },
 }
 
 impl Entrant {
@@ -86,16 +94,24 @@ impl Entrant {
         }
     }
 
-    /// Starts a fresh server process on port 0 (`lab` is the lab binary).
-    pub fn start(&self, lab: &Path) -> crate::Result<ServerProcess> {
-        match &self.launch {
-            Launch::Lab(variant) => ServerProcess::start_variant(lab, variant, &[]),
+    /// The server of one cell: a fresh process on port 0 (`lab` is the lab binary), or the
+    /// external server as it is.
+    pub fn start(&self, lab: &Path) -> crate::Result<CellServer> {
+        let server = match &self.launch {
+            Launch::Lab(variant) => ServerProcess::start_variant(lab, variant, &[])?,
             Launch::Python(file) => {
                 let mut command = Command::new("python3");
                 command.arg(file).args(["--addr", "127.0.0.1:0"]);
-                ServerProcess::start_command(command, self.name.clone())
+                ServerProcess::start_command(command, self.name.clone())?
             }
-        }
+            Launch::External { addr, pid } => {
+                return Ok(CellServer::External {
+                    addr: *addr,
+                    pid: *pid,
+                })
+            }
+        };
+        Ok(CellServer::Ours(server))
     }
 }
 
@@ -158,16 +174,116 @@ fn python_lacks(module: Option<&str>) -> Option<String> {
 }
 
 /// Keeps the entrants whose name contains one of `filters` (all of them if it is empty).
-/// The tokio baselines always stay: every ratio in the report is divided by them.
+/// The tokio baselines always stay: every ratio in the report is divided by them; and so do
+/// the external servers, which were asked for by name.
 pub fn select(entrants: Vec<Entrant>, filters: &[String]) -> Vec<Entrant> {
     entrants
         .into_iter()
         .filter(|e| {
             filters.is_empty()
-                || e.kind == Kind::Baseline
+                || matches!(e.kind, Kind::Baseline | Kind::External)
                 || filters.iter().any(|f| e.name.contains(f.as_str()))
         })
         .collect()
+}
+
+/// `--external NAME=ADDR`: a name for the tables and an IPv4 loopback address. Anything
+/// else is refused here, before a byte is sent: this project never loads another machine
+/// (nor a service on this one that listens on a public address).
+pub fn parse_external(text: &str) -> Result<(String, SocketAddr), String> {
+    let (name, addr) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not NAME=ADDR (for example mine=127.0.0.1:9000)"))?;
+    check_name(name)?;
+    let addr: SocketAddr = addr.parse().map_err(|_| {
+        format!("{addr:?} is not IP:PORT (for example 127.0.0.1:9000; names are not looked up)")
+    })?;
+    // IPv4 only: the churn workload binds its clients to 127.0.0.x source addresses.
+    let loopback = matches!(addr, SocketAddr::V4(v4) if v4.ip().is_loopback());
+    if !loopback {
+        return Err(format!(
+            "{addr} is not a loopback address: the bench only loads servers on this machine,              at 127.0.0.0/8 (start yours on 127.0.0.1)"
+        ));
+    }
+    if addr.port() == 0 {
+        return Err(format!("{addr}: give the port your server listens on"));
+    }
+    Ok((name.to_string(), addr))
+}
+
+/// `--external-pid NAME=PID`: the process of an external server, for its cost.
+pub fn parse_external_pid(text: &str) -> Result<(String, u32), String> {
+    let (name, pid) = text
+        .split_once('=')
+        .ok_or_else(|| format!("{text:?} is not NAME=PID (for example mine=12345)"))?;
+    check_name(name)?;
+    let pid: u32 = pid
+        .parse()
+        .ok()
+        .filter(|&p| p > 0)
+        .ok_or_else(|| format!("{pid:?} is not a process id"))?;
+    Ok((name.to_string(), pid))
+}
+
+/// A name that can stand in a table row and a chart's legend.
+fn check_name(name: &str) -> Result<(), String> {
+    let plain = |c: char| c.is_alphanumeric() || "-_./".contains(c);
+    if name.is_empty() || !name.chars().all(plain) {
+        return Err(format!(
+            "{name:?}: an external server's name is letters, digits and - _ . /"
+        ));
+    }
+    Ok(())
+}
+
+/// The external servers of `--external` and `--external-pid`, after the entrants `taken`:
+/// a name may not be one of theirs (or another external's), and every pid must name an
+/// external server and a process that exists.
+pub fn externals(
+    addrs: &[(String, SocketAddr)],
+    pids: &[(String, u32)],
+    taken: &[Entrant],
+) -> crate::Result<Vec<Entrant>> {
+    let mut externals: Vec<Entrant> = Vec::with_capacity(addrs.len());
+    for (name, addr) in addrs {
+        // Every variant, the minimal ones too (checked, not measured, but still ours).
+        let clash = VARIANTS.iter().any(|v| v.name == name)
+            || taken.iter().any(|e| &e.name == name)
+            || PYTHON_SERVERS.iter().any(|p| p.name == name)
+            || externals.iter().any(|e| &e.name == name);
+        if clash {
+            return Err(format!(
+                "--external {name}={addr}: {name:?} is already a server's name in the bench;                  choose another"
+            )
+            .into());
+        }
+        externals.push(Entrant {
+            name: name.clone(),
+            kind: Kind::External,
+            cap: None,
+            launch: Launch::External {
+                addr: *addr,
+                pid: None,
+            },
+        });
+    }
+    for (name, pid) in pids {
+        let Some(entrant) = externals.iter_mut().find(|e| &e.name == name) else {
+            return Err(
+                format!("--external-pid {name}={pid}: no --external is called {name:?}").into(),
+            );
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            return Err(format!("--external-pid {name}={pid}: no process {pid} is running").into());
+        }
+        if let Launch::External { pid: slot, .. } = &mut entrant.launch {
+            if slot.is_some() {
+                return Err(format!("--external-pid {name}: given twice").into());
+            }
+            *slot = Some(*pid);
+        }
+    }
+    Ok(externals)
 }
 
 #[cfg(test)]

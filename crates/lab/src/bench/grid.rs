@@ -11,6 +11,7 @@
 
 use super::entrants::Entrant;
 use clap::Args;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -75,6 +76,16 @@ pub struct BenchArgs {
     /// --out (after a change to the report's text or the charts).
     #[arg(long)]
     pub redraw: bool,
+
+    /// A server already running on this machine, measured beside the models as NAME (any
+    /// language; repeatable). ADDR is IP:PORT on loopback; the server is never restarted.
+    #[arg(long, value_name = "NAME=ADDR", value_parser = super::entrants::parse_external)]
+    pub external: Vec<(String, SocketAddr)>,
+
+    /// The process of --external NAME, for its CPU time, memory, threads and system calls
+    /// (without it those columns are n/a; repeatable).
+    #[arg(long, value_name = "NAME=PID", value_parser = super::entrants::parse_external_pid)]
+    pub external_pid: Vec<(String, u32)>,
 }
 
 /// The bench's workloads (`--only`).
@@ -397,6 +408,58 @@ mod tests {
         );
         assert!(Grid::from_args(&args(&["--conns", "0"])).is_err());
         assert!(Grid::from_args(&args(&["--duration=-1"])).is_err());
+    }
+
+    #[test]
+    fn an_external_server_must_be_on_loopback() {
+        #[derive(clap::Parser, Debug)]
+        struct Cli {
+            #[command(flatten)]
+            bench: BenchArgs,
+        }
+        let parse = |list: &[&str]| {
+            let argv = std::iter::once("bench").chain(list.iter().copied());
+            <Cli as clap::Parser>::try_parse_from(argv)
+        };
+        let refused = parse(&["--external", "x=10.0.0.1:80"])
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("not a loopback address"), "{refused}");
+        for wrong in [
+            "x=[::1]:80",
+            "x=localhost:80",
+            "x127.0.0.1:80",
+            "=127.0.0.1:80",
+        ] {
+            assert!(parse(&["--external", wrong]).is_err(), "{wrong} was taken");
+        }
+        let ok = parse(&[
+            "--external",
+            "mine=127.0.0.1:9000",
+            "--external-pid",
+            "mine=1",
+        ])
+        .unwrap()
+        .bench;
+        assert_eq!(ok.external[0].0, "mine");
+        assert_eq!(ok.external[0].1.to_string(), "127.0.0.1:9000");
+        assert_eq!(ok.external_pid, [("mine".to_string(), 1)]);
+    }
+
+    #[test]
+    fn an_external_name_is_new_and_a_pid_names_an_external() {
+        use super::super::entrants::{all, externals, Kind};
+        let (taken, _) = all();
+        let addr = "127.0.0.1:9000".parse().unwrap();
+        let mine = [("mine".to_string(), addr)];
+        let me = std::process::id();
+        let ok = externals(&mine, &[("mine".into(), me)], &taken).unwrap();
+        assert_eq!((ok[0].name.as_str(), ok[0].kind), ("mine", Kind::External));
+        let clash = [("multiplexing/mio".to_string(), addr)];
+        assert!(externals(&clash, &[], &taken).is_err());
+        assert!(externals(&mine, &[("other".into(), me)], &taken).is_err());
+        // PIDs are below pid_max (at most 2^22): this one is never a process.
+        assert!(externals(&mine, &[("mine".into(), u32::MAX)], &taken).is_err());
     }
 
     #[test]

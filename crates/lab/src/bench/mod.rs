@@ -9,13 +9,16 @@
 //! Every variant registered in [`VARIANTS`](crate::variants::VARIANTS) runs, the tokio
 //! baselines (registered there too, as crate `baseline`) are the yardstick every ratio is
 //! divided by, and the notes' own Python servers run when `python3` (and `gevent`) are here.
+//! `--external mine=127.0.0.1:9000` adds a server that is already running (a student's own,
+//! in any language) to the same run, and `--external-pid mine=PID` lets its cost be read.
 //! Output: a progress bar, a table per cell size on the terminal, and `results.md`,
 //! `results.json` and `figures/bench-*.svg` in `--out` (the book's `docs/src` by default),
 //! with the same page in Chinese in `--out`'s `zh/` (by default the Chinese book's
 //! `docs/zh/src`), whose `figures` lead to the same charts.
 //!
 //! - [`entrants`]: who runs; [`grid`]: which cells, and the time budget;
-//! - [`loadgen`]: the mio load generator; [`cell`]: one cell; [`tree`]: the server's cost;
+//! - [`loadgen`]: the mio load generator; [`cell`]: one cell; [`server`]: the server of a
+//!   cell, ours or external; [`tree`]: the server's cost;
 //! - [`results`], [`report`], [`charts`], [`machine`]: what is written.
 //!
 //! The run fails (non-zero exit) on any mismatched reply or a server that did not start or
@@ -30,11 +33,11 @@ pub mod loadgen;
 pub mod machine;
 pub mod report;
 pub mod results;
+pub mod server;
 pub mod tree;
 
 pub use grid::BenchArgs;
 
-use entrants::Kind;
 use grid::{Grid, Planned};
 use indicatif::{ProgressBar, ProgressStyle};
 use results::{Cell, GridInfo, Outcome, Results};
@@ -60,14 +63,17 @@ pub fn run(args: &BenchArgs) -> crate::Result<()> {
     let grid = Grid::from_args(args)?;
     let fd_limit = loadgen::raise_fd_limit()?;
     let (all, skipped) = entrants::all();
-    let entrants = entrants::select(all, &args.variants);
-    if !args.variants.is_empty() && entrants.iter().all(|e| e.kind == Kind::Baseline) {
+    let externals = entrants::externals(&args.external, &args.external_pid, &all)?;
+    let unmatched = |f: &String| !all.iter().any(|e| e.name.contains(f.as_str()));
+    if !args.variants.is_empty() && args.variants.iter().all(unmatched) {
         return Err(format!(
             "no variant matches {:?} (see `cargo lab variants`)",
             args.variants
         )
         .into());
     }
+    let mut entrants = entrants::select(all, &args.variants);
+    entrants.extend(externals);
     for line in &skipped {
         println!("{line}");
     }
@@ -218,7 +224,10 @@ fn run_churn(lab: &Path, entrants: &[entrants::Entrant], grid: &Grid) -> Vec<res
                 Ok(m) => format!(
                     "{} conn/s, CPU {} µs/conn, errors {}, mismatches {}",
                     report::si(m.per_second),
-                    m.cpu_us_per_conn.map_or("–".into(), |c| format!("{c:.1}")),
+                    m.cpu_us_per_conn.map_or_else(
+                        || m.no_cost.clone().unwrap_or("–".into()),
+                        |c| format!("{c:.1}")
+                    ),
                     m.errors,
                     m.mismatches
                 ),
@@ -244,6 +253,16 @@ fn one_line(outcome: &Outcome) -> String {
     match outcome {
         Outcome::NotApplicable { reason } => format!("n/a: {reason}"),
         Outcome::Failed { reason } => format!("FAILED: {reason}"),
+        Outcome::Ran(m) if m.no_cost.is_some() => format!(
+            "{} rt/s, p99 {} µs, held {}, errors {}, mismatches {} (no CPU, memory or \
+             threads: {})",
+            report::si(m.rps),
+            m.p99_us,
+            m.established,
+            m.errors,
+            m.mismatches,
+            m.no_cost.as_deref().unwrap_or_default()
+        ),
         Outcome::Ran(m) => format!(
             "{} rt/s, CPU {} µs/rt (user {}), {} syscalls/rt, p99 {} µs, RSS {:.1} MiB, \
              threads {}, held {}, errors {}, mismatches {}",
@@ -255,8 +274,8 @@ fn one_line(outcome: &Outcome) -> String {
                 .and_then(|c| c.syscalls_per_rt())
                 .map_or("–".into(), |c| format!("{c:.2}")),
             m.p99_us,
-            m.rss_peak_kib as f64 / 1024.0,
-            m.threads,
+            m.rss_peak_kib.unwrap_or(0) as f64 / 1024.0,
+            m.threads.unwrap_or(0),
             m.established,
             m.errors,
             m.mismatches

@@ -288,6 +288,7 @@ pub fn markdown(results: &Results, zh: bool) -> String {
             counted(m.cores, "one core", &format!("{} cores", m.cores))
         )
     };
+    external(&mut md, results, zh);
     targets(&mut md, results, zh);
     for &size in &g.sizes {
         let _ = if zh {
@@ -352,7 +353,7 @@ pub fn tables(results: &Results) -> String {
 }
 
 /// The cells at (`size`, `conns`): baselines first, then the models in the table's order,
-/// then the Python servers.
+/// then the Python servers, then the external ones.
 fn ordered(results: &Results, size: usize, conns: usize) -> Vec<&Cell> {
     let mut cells: Vec<&Cell> = results
         .cells
@@ -363,6 +364,7 @@ fn ordered(results: &Results, size: usize, conns: usize) -> Vec<&Cell> {
         Kind::Baseline => 0,
         Kind::Model => 1,
         Kind::Python => 2,
+        Kind::External => 3,
     });
     cells
 }
@@ -397,10 +399,37 @@ fn not_run(outcome: &Outcome, zh: bool) -> Option<String> {
     }
 }
 
+/// A server's name in a table: an external server says so.
+fn server_name(variant: &str, kind: Kind, zh: bool) -> String {
+    match (kind, zh) {
+        (Kind::External, false) => format!("{variant} (external)"),
+        (Kind::External, true) => format!("{variant}（外部）"),
+        _ => variant.to_string(),
+    }
+}
+
+/// A figure of the server's cost, or `n/a` when its process was not known.
+fn cost(m: &Measured, figure: String) -> String {
+    if m.no_cost.is_some() {
+        "n/a".into()
+    } else {
+        figure
+    }
+}
+
+/// The CPU column of a server whose cost was not read: `n/a` and the reason, once a row.
+fn cost_why(m: &Measured, figure: String, zh: bool) -> String {
+    match &m.no_cost {
+        Some(why) if zh => format!("n/a：{}", escape(why)),
+        Some(why) => format!("n/a: {}", escape(why)),
+        None => figure,
+    }
+}
+
 fn table(results: &Results, cells: &[&Cell], zh: bool) -> String {
     let mut t = String::from(if zh { HEADER_ZH } else { HEADER });
     for cell in cells {
-        let name = &cell.variant;
+        let name = server_name(&cell.variant, cell.kind, zh);
         let row = match &cell.outcome {
             Outcome::Ran(m) => {
                 let ct = results.measured(TOKIO_CURRENT, cell.size, cell.conns);
@@ -409,6 +438,7 @@ fn table(results: &Results, cells: &[&Cell], zh: bool) -> String {
                     (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
                     _ => "–".into(),
                 };
+                let cpu_ratio = cost(m, cpu_ratio);
                 let wrong = if m.mismatches == 0 {
                     "0".to_string()
                 } else {
@@ -419,15 +449,19 @@ fn table(results: &Results, cells: &[&Cell], zh: bool) -> String {
                      | {} | {} · {wrong} |",
                     rps_ratio(m, ct),
                     rps_ratio(m, mt),
-                    m.cpu_us_per_rt.map_or("–".into(), |c| format!("{c:.1}")),
-                    user_kernel(m),
-                    per_rt(m, Count::syscalls_per_rt),
-                    per_rt(m, Count::switches_per_rt),
+                    cost_why(
+                        m,
+                        m.cpu_us_per_rt.map_or("–".into(), |c| format!("{c:.1}")),
+                        zh
+                    ),
+                    cost(m, user_kernel(m)),
+                    cost(m, per_rt(m, Count::syscalls_per_rt)),
+                    cost(m, per_rt(m, Count::switches_per_rt)),
                     si(m.rps),
                     m.p50_us,
                     m.p99_us,
-                    mib(m.rss_peak_kib),
-                    threads(m, zh),
+                    cost(m, mib(m.rss_peak_kib)),
+                    cost(m, threads(m, zh)),
                     held(m, cell.conns, zh),
                 )
             }
@@ -477,13 +511,66 @@ fn held(m: &Measured, conns: usize, zh: bool) -> String {
 }
 
 fn threads(m: &Measured, zh: bool) -> String {
-    if m.processes <= 1 {
-        m.threads.to_string()
-    } else if zh {
-        format!("{}（{} 个进程）", m.threads, m.processes)
-    } else {
-        format!("{} ({} processes)", m.threads, m.processes)
+    match (m.threads, m.processes) {
+        (None, _) => "–".into(),
+        (Some(threads), None | Some(0 | 1)) => threads.to_string(),
+        (Some(threads), Some(processes)) if zh => format!("{threads}（{processes} 个进程）"),
+        (Some(threads), Some(processes)) => format!("{threads} ({processes} processes)"),
     }
+}
+
+/// What an external server's rows mean, when the run has one.
+fn external(md: &mut String, results: &Results, zh: bool) {
+    let mut names: Vec<&str> = results
+        .cells
+        .iter()
+        .filter(|c| c.kind == Kind::External)
+        .map(|c| c.variant.as_str())
+        .chain(
+            results
+                .churn
+                .iter()
+                .filter(|c| c.kind == Kind::External)
+                .map(|c| c.variant.as_str()),
+        )
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    if names.is_empty() {
+        return;
+    }
+    let names = names
+        .iter()
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = if zh {
+        writeln!(
+            md,
+            "**外部服务端**（{names}）。标着“外部”的行，是基准测试开始之前就已经在这台机器上运行\
+             的服务端，用 `--external 名字=IP:端口` 给出，比如读者自己用任何语言写的那一个。\
+             基准测试用同一个负载生成器、以同样的方式驱动它，也一样逐字节核对回复，但不启动、\
+             也不重启它：所以它的峰值 RSS 是它整个生命期里的峰值（包括之前的每个单元格），\
+             而不是这一个单元格的，每个连接的内存也只是粗略的估计。它的 CPU 时间、系统调用、\
+             内存和线程数，只有用 `--external-pid 名字=PID` 给出它的进程时才读取（读这个进程\
+             和它的子进程）；否则这些列写 n/a。一个单元格里它的连接一次往返都没有完成时，\
+             这个单元格算失败，原因取自负载生成器。\n"
+        )
+    } else {
+        writeln!(
+            md,
+            "**External servers** ({names}). A row marked *external* is a server that was \
+             already running on this machine when the bench began, given with `--external \
+             NAME=IP:PORT`: a reader's own, in any language. The same load generator drives \
+             it in the same way and checks every byte of its replies, but the bench neither \
+             starts nor restarts it, so its peak RSS is the peak over its whole life (every \
+             earlier cell included), not this cell's, and its memory per connection is rough. \
+             Its CPU time, system calls, memory and threads are read only when its process is \
+             given with `--external-pid NAME=PID` (that process and its children); otherwise \
+             those columns say n/a. A cell in which none of its connections made a round trip \
+             failed, with the load generator's reason.\n"
+        )
+    };
 }
 
 /// The issue's targets, checked against this run.
@@ -510,7 +597,8 @@ fn targets(md: &mut String, results: &Results, zh: bool) {
         let mut names: Vec<String> = results
             .cells
             .iter()
-            .filter(|c| c.variant.starts_with(prefix))
+            // An external server's name is the reader's choice: it is not a model's target.
+            .filter(|c| c.kind != Kind::External && c.variant.starts_with(prefix))
             .map(|c| c.variant.clone())
             .collect();
         names.dedup();
@@ -589,7 +677,7 @@ fn targets(md: &mut String, results: &Results, zh: bool) {
                         held == HOLD_CONNS as u64
                             && failed == 0
                             && wrong == 0
-                            && m.rss_peak_kib < HOLD_MAX_KIB,
+                            && m.rss_peak_kib.is_some_and(|kib| kib < HOLD_MAX_KIB),
                     )
                 }
                 None if zh => (format!("`{name}`：没有在 {HOLD_CONNS} 个连接时测量"), false),
@@ -721,10 +809,20 @@ fn churn(md: &mut String, results: &Results, zh: bool) {
             .0
             .parse::<u8>()
             .unwrap_or(u8::MAX);
-        (row, c.kind == Kind::Python, c.kind != Kind::Baseline)
+        (
+            row,
+            c.kind == Kind::External,
+            c.kind == Kind::Python,
+            c.kind != Kind::Baseline,
+        )
     });
     for c in rows {
-        let (row, design) = stevens(&c.variant, zh);
+        let (row, design) = match (c.kind, zh) {
+            (Kind::External, false) => ("–", "an external server, of its own design"),
+            (Kind::External, true) => ("–", "外部服务端，设计由它自己决定"),
+            _ => stevens(&c.variant, zh),
+        };
+        let name = server_name(&c.variant, c.kind, zh);
         let figures = match &c.outcome {
             Err(reason) if zh => format!("**失败**：{} ||||||", escape(reason)),
             Err(reason) => format!("**failed**: {} ||||||", escape(reason)),
@@ -736,23 +834,35 @@ fn churn(md: &mut String, results: &Results, zh: bool) {
                     (Some(cpu), Some(it)) => format!("{:.1}", cpu - it),
                     _ => "–".into(),
                 };
+                // No pid: n/a, with the reason in the CPU column.
+                let unread = |figure: String| match &m.no_cost {
+                    Some(_) => "n/a".to_string(),
+                    None => figure,
+                };
+                let cpu = match &m.no_cost {
+                    Some(why) if zh => format!("n/a：{}", escape(why)),
+                    Some(why) => format!("n/a: {}", escape(why)),
+                    None => m.cpu_us_per_conn.map_or("–".into(), |c| format!("{c:.1}")),
+                };
                 let wrong = if m.mismatches == 0 {
                     "0".to_string()
                 } else {
                     format!("**{}**", m.mismatches)
                 };
                 format!(
-                    "{} | {ratio} | {} | {} / {} | {control} | {} · {wrong}",
+                    "{} | {ratio} | {cpu} | {} / {} | {} | {} · {wrong}",
                     si(m.per_second),
-                    m.cpu_us_per_conn.map_or("–".into(), |c| format!("{c:.1}")),
-                    m.user_us_per_conn.map_or("–".into(), |c| format!("{c:.1}")),
-                    m.kernel_us_per_conn
-                        .map_or("–".into(), |c| format!("{c:.1}")),
+                    unread(m.user_us_per_conn.map_or("–".into(), |c| format!("{c:.1}"))),
+                    unread(
+                        m.kernel_us_per_conn
+                            .map_or("–".into(), |c| format!("{c:.1}"))
+                    ),
+                    unread(control),
                     m.errors,
                 )
             }
         };
-        let _ = writeln!(md, "| {row} | {design} | {} | {figures} |", c.variant);
+        let _ = writeln!(md, "| {row} | {design} | {name} | {figures} |");
     }
     md.push('\n');
     let caption = if zh { CHURN_FIGURE_ZH } else { CHURN_FIGURE.1 };
@@ -878,11 +988,14 @@ fn large(md: &mut String, results: &Results, zh: bool) {
         let mib_per = size as f64 / (1024.0 * 1024.0);
         let base = results.measured(TOKIO_CURRENT, size, conns);
         for cell in cells {
-            let name = &cell.variant;
+            let name = server_name(&cell.variant, cell.kind, zh);
             let row = match &cell.outcome {
                 Outcome::Ran(m) => {
                     let per_mib = |us: Option<f64>| {
-                        us.map_or("–".into(), |u| format!("{:.2}", u / 1000.0 / mib_per))
+                        cost(
+                            m,
+                            us.map_or("–".into(), |u| format!("{:.2}", u / 1000.0 / mib_per)),
+                        )
                     };
                     format!(
                         "| {name} | {:.0} | {} | {} | {} / {} | {} | {} | {} · {} |",
@@ -892,7 +1005,7 @@ fn large(md: &mut String, results: &Results, zh: bool) {
                         per_mib(m.user_us_per_rt),
                         per_mib(m.kernel_us_per_rt),
                         m.p99_us,
-                        mib(m.rss_peak_kib),
+                        cost(m, mib(m.rss_peak_kib)),
                         held(m, cell.conns, zh),
                         m.mismatches
                     )
@@ -1007,8 +1120,11 @@ pub fn si(v: f64) -> String {
     }
 }
 
-fn mib(kib: u64) -> String {
-    format!("{:.1} MiB", kib as f64 / 1024.0)
+/// `12.3 MiB`, or `–` when memory was not read.
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or("–".into(), |kib| {
+        format!("{:.1} MiB", kib as f64 / 1024.0)
+    })
 }
 
 /// Keeps a reason on one table row.

@@ -100,13 +100,19 @@ pub struct Measured {
     /// timed windows (`None` when the run did not count, as `--quick` does not).
     #[serde(default)]
     pub count: Option<Count>,
-    /// Resident memory right after start, before any connection.
-    pub rss_idle_kib: u64,
-    /// Peak resident memory (VmHWM) over the cell.
-    pub rss_peak_kib: u64,
+    /// Resident memory right after start, before any connection (for an external server,
+    /// at the start of the cell).
+    pub rss_idle_kib: Option<u64>,
+    /// Peak resident memory (VmHWM) over the cell; for an external server, which is not
+    /// restarted, over its whole life.
+    pub rss_peak_kib: Option<u64>,
     /// Threads with every connection open (processes too, for a fork server).
-    pub threads: u64,
-    pub processes: u64,
+    pub threads: Option<u64>,
+    pub processes: Option<u64>,
+    /// Why the server's cost (CPU, memory, threads, system calls) was not read, when it was
+    /// not: an external server given without `--external-pid`.
+    #[serde(default)]
+    pub no_cost: Option<String>,
     /// Seconds from the first connect to the last first reply.
     pub setup_s: f64,
     /// Why connections failed (the first few).
@@ -140,6 +146,10 @@ pub struct ChurnMeasured {
     pub errors: u64,
     pub mismatches: u64,
     pub error_samples: Vec<String>,
+    /// Why the CPU figures are missing, when the server's process was not known (an
+    /// external server without `--external-pid`).
+    #[serde(default)]
+    pub no_cost: Option<String>,
 }
 
 /// What `perf stat` counted over a server's process tree during the counting pass.
@@ -191,14 +201,16 @@ pub struct Rep {
     pub rps: f64,
     pub p50_us: u64,
     pub p99_us: u64,
-    pub cpu_s: f64,
+    /// The server's CPU time in the window (`None` when it was not read).
+    pub cpu_s: Option<f64>,
     pub cpu_us_per_rt: Option<f64>,
 }
 
 impl Measured {
     /// Extra resident memory per connection: the peak less the idle server, shared out.
-    pub fn kib_per_conn(&self, conns: usize) -> f64 {
-        self.rss_peak_kib.saturating_sub(self.rss_idle_kib) as f64 / conns.max(1) as f64
+    pub fn kib_per_conn(&self, conns: usize) -> Option<f64> {
+        let (peak, idle) = (self.rss_peak_kib?, self.rss_idle_kib?);
+        Some(peak.saturating_sub(idle) as f64 / conns.max(1) as f64)
     }
 }
 
@@ -276,10 +288,11 @@ mod tests {
             user_us_per_rt: None,
             kernel_us_per_rt: None,
             count: None,
-            rss_idle_kib: 1,
-            rss_peak_kib: 1,
-            threads: 1,
-            processes: 1,
+            rss_idle_kib: Some(1),
+            rss_peak_kib: Some(1),
+            threads: Some(1),
+            processes: Some(1),
+            no_cost: None,
             setup_s: 0.0,
             error_samples: Vec::new(),
             reps: Vec::new(),
