@@ -32,25 +32,25 @@ struct Figure {
 const LINES: &[Figure] = &[
     Figure {
         file: "bench-rps.svg",
-        y_label: "round trips per second",
+        y_label: "round trips per second · 每秒往返次数",
         value: |m, _| Some(m.rps),
         log_y: false,
     },
     Figure {
         file: "bench-cpu.svg",
-        y_label: "server CPU µs per round trip",
+        y_label: "server CPU µs per round trip · 每次往返的 CPU µs",
         value: |m, _| m.cpu_us_per_rt,
         log_y: false,
     },
     Figure {
         file: "bench-p99.svg",
-        y_label: "p99 latency, µs",
+        y_label: "p99 latency, µs · p99 延迟",
         value: |m, _| Some(m.p99_us as f64),
         log_y: true,
     },
     Figure {
         file: "bench-memory.svg",
-        y_label: "KiB per connection (peak RSS less idle)",
+        y_label: "KiB per connection (peak RSS less idle) · 每连接 KiB",
         value: |m, conns| m.kib_per_conn(conns),
         log_y: true,
     },
@@ -115,12 +115,18 @@ fn shade(results: &Results, name: &str) -> usize {
 pub fn draw_all(results: &Results, dir: &Path) -> crate::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut written = Vec::new();
+    // Both languages in every title and label: the English and the Chinese page show the
+    // same chart files.
     let title = |file: &str| -> String {
+        if file == CHURN_FIGURE.0 {
+            return format!("{} · {}", CHURN_FIGURE.1, super::report::CHURN_FIGURE_ZH);
+        }
         FIGURES
             .iter()
-            .find(|(f, _)| *f == file)
-            .map_or(file.to_string(), |(_, t)| t.to_string())
-            .replace(CHURN_FIGURE.0, CHURN_FIGURE.1)
+            .position(|(f, _)| *f == file)
+            .map_or(file.to_string(), |i| {
+                format!("{} · {}", FIGURES[i].1, super::report::FIGURES_ZH[i])
+            })
     };
     let fail =
         |path: &Path, e: Box<dyn std::error::Error>| -> Box<dyn std::error::Error + Send + Sync> {
@@ -143,9 +149,9 @@ pub fn draw_all(results: &Results, dir: &Path) -> crate::Result<Vec<PathBuf>> {
     draw_bars(
         &path,
         &title("bench-syscalls.svg"),
-        "system calls per round trip (perf, counting pass)",
+        "system calls per round trip (perf, counting pass) · 每次往返的系统调用",
         &bars,
-        &["system calls"],
+        &["system calls 系统调用"],
     )
     .map_err(|e| fail(&path, e))?;
     written.push(path);
@@ -156,9 +162,9 @@ pub fn draw_all(results: &Results, dir: &Path) -> crate::Result<Vec<PathBuf>> {
     draw_bars(
         &path,
         &title("bench-cpu-split.svg"),
-        "server CPU µs per round trip",
+        "server CPU µs per round trip · 每次往返的 CPU µs",
         &bars,
-        &["user", "kernel"],
+        &["user 用户态", "kernel 内核态"],
     )
     .map_err(|e| fail(&path, e))?;
     written.push(path);
@@ -182,9 +188,9 @@ pub fn draw_all(results: &Results, dir: &Path) -> crate::Result<Vec<PathBuf>> {
         draw_bars(
             &path,
             &title("bench-churn.svg"),
-            "server CPU µs per connection",
-            &[("connection churn".to_string(), panel)],
-            &["user", "kernel"],
+            "server CPU µs per connection · 每个连接的 CPU µs",
+            &[("connection churn 短连接".to_string(), panel)],
+            &["user 用户态", "kernel 内核态"],
         )
         .map_err(|e| fail(&path, e))?;
         written.push(path);
@@ -299,7 +305,7 @@ fn draw_lines(results: &Results, path: &Path, title: &str, figure: &Figure) -> D
                 let mut chart = builder.build_cartesian_2d((x0..x1).log_scale(), $y)?;
                 chart
                     .configure_mesh()
-                    .x_desc("connections")
+                    .x_desc("connections 连接数")
                     .y_desc(figure.y_label)
                     .axis_desc_style(("sans-serif", 11))
                     .y_labels(6)
@@ -413,7 +419,10 @@ fn echo_bars(
                 })
                 .collect();
             bars.sort_by_key(|(kind, _)| *kind != Kind::Baseline);
-            let label = format!("{n} {}", super::report::plural(n, "connection"));
+            let label = format!(
+                "{n} {} · {n} 个连接",
+                super::report::plural(n, "connection")
+            );
             (label, bars.into_iter().map(|(_, b)| b).collect())
         })
         .collect()

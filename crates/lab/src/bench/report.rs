@@ -43,7 +43,7 @@ pub const FIGURES: &[(&str, &str)] = &[
 /// The Chinese captions of [`FIGURES`], in the same order (the array's length is that of
 /// `FIGURES`, so a chart added to one and not the other does not compile). The figures
 /// themselves are shared: `docs/zh/src/figures` links to the English book's.
-const FIGURES_ZH: [&str; FIGURES.len()] = [
+pub(super) const FIGURES_ZH: [&str; FIGURES.len()] = [
     "连接数与每秒往返次数",
     "连接数与服务端每次往返的 CPU 时间",
     "连接数与 p99 延迟",
@@ -58,7 +58,7 @@ pub const CHURN_FIGURE: (&str, &str) = (
     "Server CPU per connection under churn, user and kernel",
 );
 /// [`CHURN_FIGURE`]'s caption in Chinese.
-const CHURN_FIGURE_ZH: &str = "连接抖动下服务端每个连接的 CPU 时间：用户态与内核态";
+pub(super) const CHURN_FIGURE_ZH: &str = "连接抖动下服务端每个连接的 CPU 时间：用户态与内核态";
 
 /// A ratio target of the issue: `variant` (a name prefix) at `conns` reaches `min` times the
 /// `baseline`'s round trips per second, at the headline size.
