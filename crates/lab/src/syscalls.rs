@@ -410,9 +410,10 @@ mod tests {
         println!("cat: {calls} system calls for {LINES} lines");
         // 2 per line. cat is blocked in `read` when the counter is enabled and again when
         // it is disabled, so nothing else should land in the window; allow the one `read`
-        // in progress at each end.
+        // at each end to fall either side of an edge (1999 was seen: the last `read` entered
+        // just after the counter stopped).
         assert!(
-            (2 * LINES..=2 * LINES + 2).contains(&calls),
+            (2 * LINES - 2..=2 * LINES + 2).contains(&calls),
             "cat made {calls} system calls for {LINES} lines"
         );
     }
