@@ -601,6 +601,8 @@ fn targets(md: &mut String, results: &Results, zh: bool) {
             .filter(|c| c.kind != Kind::External && c.variant.starts_with(prefix))
             .map(|c| c.variant.clone())
             .collect();
+        // Cells come size by size and count by count: a name recurs, not only next to itself.
+        names.sort();
         names.dedup();
         names
     };
@@ -1174,6 +1176,19 @@ mod tests {
         // The same tables: as many rows on each page.
         let rows = |md: &str| md.lines().filter(|l| l.starts_with("| ")).count();
         assert_eq!(rows(&en), rows(&zh));
+    }
+
+    #[test]
+    fn each_target_is_listed_once_per_variant() {
+        let en = markdown(&committed(), false);
+        let start = en.find("## Targets").expect("a targets section");
+        let section = &en[start..];
+        let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
+        let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| `")).collect();
+        let mut unique = rows.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(rows.len(), unique.len(), "a target row repeats:\n{section}");
     }
 
     #[test]
