@@ -1,4 +1,5 @@
-//! Misbehaving servers for the clients' unit tests.
+//! Misbehaving servers for the clients' unit tests, and the client side the servers' unit
+//! tests share.
 
 use std::io::{Read, Write};
 use std::net::SocketAddr;
@@ -26,4 +27,35 @@ pub fn trickling(gap: Duration, limit: usize) -> SocketAddr {
         }
     });
     addr
+}
+
+/// A client socket to a server under test, with bounded reads and writes.
+pub fn connect(addr: SocketAddr) -> std::net::TcpStream {
+    let stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+/// Writes `message` from one thread, then half-closes, while this one reads the whole
+/// reply back; asserts it is the right reply and returns it.
+pub fn exchange(mut stream: std::net::TcpStream, message: Vec<u8>) -> Vec<u8> {
+    let mut writer = stream.try_clone().unwrap();
+    let sender = std::thread::spawn(move || {
+        writer.write_all(&message).unwrap();
+        writer.shutdown(std::net::Shutdown::Write).unwrap();
+        message
+    });
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).unwrap();
+    let message = sender.join().unwrap();
+    assert!(
+        protocol::load::reply_matches(&message, &reply),
+        "reply differs"
+    );
+    reply
 }

@@ -381,7 +381,8 @@ impl Server {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use protocol::load::{reply_matches, Messages};
+    use crate::test_servers::{connect, exchange};
+    use protocol::load::Messages;
     use std::io::{Read, Write};
     use std::net::{Shutdown, TcpStream};
     use std::time::Duration;
@@ -397,32 +398,6 @@ mod tests {
         // The thread runs until the test process exits.
         std::thread::spawn(move || run(listener, config));
         Some(addr)
-    }
-
-    fn connect(addr: SocketAddr) -> TcpStream {
-        let stream = TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        stream
-            .set_write_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        stream
-    }
-
-    /// Writes `message` from one thread while this one reads the whole reply back.
-    fn exchange(mut stream: TcpStream, message: Vec<u8>) -> Vec<u8> {
-        let mut writer = stream.try_clone().unwrap();
-        let sender = std::thread::spawn(move || {
-            writer.write_all(&message).unwrap();
-            writer.shutdown(Shutdown::Write).unwrap();
-            message
-        });
-        let mut reply = Vec::new();
-        stream.read_to_end(&mut reply).unwrap();
-        let message = sender.join().unwrap();
-        assert!(reply_matches(&message, &reply), "reply differs");
-        reply
     }
 
     #[test]
