@@ -142,11 +142,11 @@ fn the_counting_pass_counts_a_fork_servers_children() {
     assert!(md.contains("| syscalls/rt |"), "{md}");
 }
 
-/// Runs `cargo lab bench` on the baselines and `extra` flags (an external server), at one
-/// connection for 0.3 s, and returns what it wrote and printed.
-fn bench_with(name: &str, extra: &[String]) -> (Results, String, String) {
-    let out = scratch(name);
-    let output = Command::new(common::lab())
+/// `cargo lab bench` on the baselines only, echo at one connection for one 0.3 s window,
+/// writing into `out`; the caller adds its own flags (an external server).
+fn small_bench(out: &std::path::Path) -> Command {
+    let mut command = Command::new(common::lab());
+    command
         .args([
             "bench",
             "--quick",
@@ -156,10 +156,14 @@ fn bench_with(name: &str, extra: &[String]) -> (Results, String, String) {
             "baseline",
         ])
         .args(["--conns", "1", "--duration", "0.3", "--reps", "1", "--out"])
-        .arg(&out)
-        .args(extra)
-        .output()
-        .unwrap();
+        .arg(out);
+    command
+}
+
+/// Runs [`small_bench`] with `extra` flags and returns what it wrote and printed.
+fn bench_with(name: &str, extra: &[String]) -> (Results, String, String) {
+    let out = scratch(name);
+    let output = small_bench(&out).args(extra).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success(), "{stdout}\n{stderr}");
@@ -276,29 +280,9 @@ fn an_external_server_churns_without_a_cpu_figure() {
 #[test]
 fn an_external_server_that_is_not_there_fails_its_cell() {
     let out = scratch("bench-external-gone");
-    let output = Command::new(common::lab())
-        .args([
-            "bench",
-            "--quick",
-            "--only",
-            "echo",
-            "--variants",
-            "baseline",
-        ])
-        .args([
-            "--conns",
-            "1",
-            "--duration",
-            "0.3",
-            "--reps",
-            "1",
-            "--timeout",
-            "2",
-        ])
-        .arg("--external")
+    let output = small_bench(&out)
+        .args(["--timeout", "2", "--external"])
         .arg(format!("gone={}", common::closed_port()))
-        .arg("--out")
-        .arg(&out)
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);

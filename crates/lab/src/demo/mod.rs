@@ -165,6 +165,21 @@ pub fn show_client(output: &std::process::Output) -> crate::Result<()> {
     }
 }
 
+/// The one-line JSON summary a load client run with `--json` ended with, printed as the
+/// human line, labelled.
+pub fn client_summary(output: &std::process::Output) -> crate::Result<protocol::load::Summary> {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    let summary: protocol::load::Summary = serde_json::from_str(line).map_err(|e| {
+        format!(
+            "the load client printed no summary ({e}): {}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })?;
+    println!("  client   | {}", summary.line(false));
+    Ok(summary)
+}
+
 /// A scripted client that prints what it does, labelled with its name.
 pub struct Talker {
     name: String,

@@ -137,15 +137,7 @@ fn under_load(lab: &Path, krate: &'static str) -> crate::Result<Load> {
     }
     let output = client.wait_with_output()?;
     let peak_kib = procfs::status(pid)?.hwm_kib;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let line = stdout.lines().last().unwrap_or_default();
-    let summary: Summary = serde_json::from_str(line).map_err(|e| {
-        format!(
-            "the load client printed no summary ({e}): {}",
-            String::from_utf8_lossy(&output.stderr)
-        )
-    })?;
-    println!("  client   | {}", summary.line(false));
+    let summary = super::client_summary(&output)?;
     if !output.status.success() || !summary.passed() {
         return Err(format!("the load client failed against {krate}").into());
     }
