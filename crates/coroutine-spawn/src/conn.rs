@@ -102,7 +102,7 @@ pub fn talk(mut stream: TcpStream, peer: SocketAddr, budget: u32) {
 /// newcomers still waited over 3 s. A zero-length sleep goes through `may`'s timer thread
 /// instead, so the run queue empties, the worker polls epoll and runs whoever is ready, and
 /// the timer thread puts this coroutine back a moment later.
-fn yield_to_event_loop() {
+pub(crate) fn yield_to_event_loop() {
     may::coroutine::sleep(std::time::Duration::ZERO);
 }
 // ANCHOR_END: yield

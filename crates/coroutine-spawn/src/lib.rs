@@ -107,8 +107,9 @@ pub struct ServerCli {
     #[arg(long)]
     pub measure_stack: bool,
 
-    /// Reads a connection's coroutine serves before it yields to the others; 0 never yields,
-    /// as the notes' gevent server (one flooding client then holds up everyone).
+    /// Reads a connection's coroutine (or accepts the accept loop) makes before it yields to
+    /// the others; 0 never yields, as the notes' gevent server (one flooding client then
+    /// holds up everyone).
     #[arg(long, default_value_t = conn::DEFAULT_BUDGET)]
     pub budget: u32,
 }

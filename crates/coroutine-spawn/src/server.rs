@@ -31,6 +31,9 @@ pub fn run(listener: TcpListener, budget: u32) -> crate::Result<()> {
 // ANCHOR: accept_loop
 fn accept_loop(listener: &TcpListener, budget: u32) {
     let mut episode = Episode::new();
+    // The accept loop is a coroutine too, with the same budget as a connection's: a flood of
+    // new clients never makes `accept` block, and without a yield it would keep its worker.
+    let mut left = budget;
     loop {
         // Wait data + copy data for a connection: parks this coroutine, not the thread.
         let (stream, peer) = match listener.accept() {
@@ -46,6 +49,11 @@ fn accept_loop(listener: &TcpListener, budget: u32) {
             }
         };
         episode.accepted();
+        left = left.wrapping_sub(1);
+        if left == 0 {
+            left = budget;
+            crate::conn::yield_to_event_loop();
+        }
         protocol::log!("[{peer}] connected; served by a coroutine of its own");
         // SAFETY: `talk` keeps no reference to thread-local storage across a yield (its
         // reads and writes): it owns its socket and buffer, and its only thread-local use is
